@@ -19,6 +19,7 @@ from prompthouse.errors import InvalidArgumentError
 from prompthouse.templating import (
     Messages,
     Template,
+    freeze_template,
     parse_template,
     thaw_template,
     validate_template,
@@ -177,8 +178,10 @@ class PromptVersion:
             tags={str(k): str(v) for k, v in (tags or {}).items()},
             aliases=tuple(aliases or ()),
             user_id=user_id,
-            response_format=normalize_response_format(response_format),
-            model_config=normalize_model_config(model_config),
+            # Deep copies: the caller keeps its dicts, whose nested values must not be
+            # shared with this immutable object.
+            response_format=_copy_json(normalize_response_format(response_format)),
+            model_config=_copy_json(normalize_model_config(model_config)),
             bound=None,
         )
 
@@ -329,12 +332,14 @@ class PromptVersion:
         parsed = self._parsed
         if parsed is None:
             parsed = self._parsed_template()
-        if self._bound:
-            values = {**self._bound, **values}
+        if self._bound:  # values already filled in stay as shown (as MLflow)
+            values = {**values, **self._bound}
         result = parsed.format(values, allow_partial=allow_partial, sandbox=use_jinja_sandbox)
         if result is None:  # allow_partial and some variables still missing
             source = self._template if self._source is None else self._source
-            shown = validate_template(parsed.render_partial(values))
+            # Only frozen, never parsed: inserted values may hold '{%' or '{{' and the
+            # shown text is not a template of its own (the source is formatted later).
+            shown = freeze_template(parsed.render_partial(values))
             return self._replace(template=shown, source=source, bound=dict(values))
         return result
 

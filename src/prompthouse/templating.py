@@ -161,11 +161,13 @@ class _JinjaTemplate:
             raise TemplateSecurityError(
                 f"The template tried an operation the Jinja2 sandbox forbids: {exc}"
             ) from None
-        except jinja2.exceptions.UndefinedError:
+        except jinja2.exceptions.UndefinedError as exc:
             missing = self.variables - values.keys()
             if missing:
                 raise MissingVariablesError(missing, jinja=True) from None
-            raise
+            raise InvalidArgumentError(
+                f"The Jinja2 template failed to render with the given values: {exc}"
+            ) from None
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise InvalidArgumentError(
                 f"The Jinja2 template failed to render with the given values: "
@@ -264,7 +266,7 @@ class ParsedTemplate:
             return render(parts[0], values)
         out: ChatMessages = []
         for message, part in zip(self._messages, parts):
-            new = dict(message)
+            new = {k: _thaw_value(v) for k, v in message}  # plain dicts/lists, not frozen
             if part is not None:
                 new["content"] = render(part, values)
             out.append(new)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,42 +86,53 @@ aliases_t = sa.Table(
 
 P, V, VT, PT, A = prompts_t, versions_t, version_tags_t, prompt_tags_t, aliases_t
 _LIVE = V.c.deleted_at.is_(None)
-_VERSION_COLS = (
-    V.c.prompt_id, V.c.version, V.c.template_type, V.c.template, V.c.commit_message,
-    V.c.model_config, V.c.response_format, V.c.created_at, V.c.updated_at, V.c.created_by,
-)
+# The hot reads (a version by number, alias or latest, and version pages) are one SQL
+# statement each, with the version's tags and aliases aggregated as JSON in the same row,
+# run in autocommit on the pooled DB-API connection: one round trip, no BEGIN/ROLLBACK.
+_VERSION_SELECT = """
+SELECT v.prompt_id, v.version, v.template_type, v.template, v.commit_message,
+       v.model_config, v.response_format, v.created_at, v.updated_at, v.created_by,
+       (SELECT {tags} FROM version_tags t
+         WHERE t.prompt_id = v.prompt_id AND t.version = v.version) AS tags,
+       (SELECT {aliases} FROM aliases x
+         WHERE x.prompt_id = v.prompt_id AND x.version = v.version) AS aliases
+"""
+_HOT_SQL = {
+    "by_version": _VERSION_SELECT + """
+FROM prompts p JOIN prompt_versions v ON v.prompt_id = p.id
+WHERE p.name = :name AND v.version = :version AND v.deleted_at IS NULL""",
+    "by_alias": _VERSION_SELECT + """
+FROM prompts p JOIN aliases a ON a.prompt_id = p.id
+JOIN prompt_versions v ON v.prompt_id = a.prompt_id AND v.version = a.version
+WHERE p.name = :name AND a.alias = :alias AND v.deleted_at IS NULL""",
+    "latest": _VERSION_SELECT + """
+FROM prompts p JOIN prompt_versions v ON v.prompt_id = p.id
+WHERE p.name = :name AND v.deleted_at IS NULL
+ORDER BY v.version DESC LIMIT 1""",
+    "page": _VERSION_SELECT + """
+FROM prompt_versions v
+WHERE v.prompt_id = :pid AND v.version < :before AND v.deleted_at IS NULL
+ORDER BY v.version DESC LIMIT :limit""",
+}
+_JSON_AGG = {
+    "sqlite": {"tags": "json_group_array(json_array(t.key, t.value))",
+               "aliases": "json_group_array(x.alias)"},
+    "postgresql": {"tags": "coalesce(json_agg(json_build_array(t.key, t.value))::text, '[]')",
+                   "aliases": "coalesce(json_agg(x.alias)::text, '[]')"},
+}
 
-# The hot-path statements, built once so SQLAlchemy's compiled cache always hits.
-_BY_VERSION = (
-    sa.select(*_VERSION_COLS)
-    .select_from(P.join(V, V.c.prompt_id == P.c.id))
-    .where(P.c.name == sa.bindparam("name"), V.c.version == sa.bindparam("version"), _LIVE)
-)
-_BY_ALIAS = (
-    sa.select(*_VERSION_COLS)
-    .select_from(
-        P.join(A, A.c.prompt_id == P.c.id).join(
-            V, sa.and_(V.c.prompt_id == A.c.prompt_id, V.c.version == A.c.version)
-        )
-    )
-    .where(P.c.name == sa.bindparam("name"), A.c.alias == sa.bindparam("alias"), _LIVE)
-)
-_LATEST = (
-    sa.select(*_VERSION_COLS)
-    .select_from(P.join(V, V.c.prompt_id == P.c.id))
-    .where(P.c.name == sa.bindparam("name"), _LIVE)
-    .order_by(V.c.version.desc())
-    .limit(1)
-)
-# Version tags and the aliases on a version, in one round trip.
-_DECORATIONS = sa.union_all(
-    sa.select(sa.literal("t").label("kind"), VT.c.key, VT.c.value).where(
-        VT.c.prompt_id == sa.bindparam("pid"), VT.c.version == sa.bindparam("ver")
-    ),
-    sa.select(sa.literal("a").label("kind"), A.c.alias, sa.null()).where(
-        A.c.prompt_id == sa.bindparam("pid"), A.c.version == sa.bindparam("ver")
-    ),
-)
+
+def _hot_statements(dialect: str) -> dict[str, str]:
+    """The hot SQL for one dialect, with its DB-API parameter style."""
+    out = {}
+    for key, sql in _HOT_SQL.items():
+        sql = sql.format(**_JSON_AGG[dialect])
+        if dialect == "postgresql":
+            sql = re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)
+        out[key] = sql
+    return out
+
+
 _PROMPT_ID = sa.select(P.c.id).where(P.c.name == sa.bindparam("name"))
 
 
@@ -133,6 +145,8 @@ class SqlStore:
         self.dialect = url.get_backend_name()
         self.uri = url.render_as_string(hide_password=True)
         self._engine = _make_engine(url, busy_timeout_seconds)
+        self._hot = _hot_statements(self.dialect)
+        self._pg = self.dialect == "postgresql"
         if migrate:
             upgrade_schema(self._engine)
 
@@ -184,16 +198,43 @@ class SqlStore:
             raise NotFoundError(f"Prompt {name!r} has no version {version}.")
         return pid
 
-    def _to_version(self, conn: Connection, name: str, row: Any) -> PromptVersion:
-        tags: dict[str, str] = {}
-        aliases: list[str] = []
-        for kind, key, value in conn.execute(_DECORATIONS, {"pid": row[0], "ver": row[1]}):
-            if kind == "t":
-                tags[key] = value
-            else:
-                aliases.append(key)
-        aliases.sort()
+    def _fetch(self, statement: str, params: dict[str, Any], many: bool = False) -> Any:
+        """Run one hot read on a pooled DB-API connection in autocommit.
+
+        A connection the server dropped (a database restart) is discarded and the read
+        is tried once more on a fresh one.
+        """
+        sql = self._hot[statement]
+        for attempt in (1, 2):
+            fairy = self._engine.raw_connection()
+            try:
+                if self._pg:
+                    fairy.driver_connection.autocommit = True
+                cursor = fairy.cursor()
+                try:
+                    cursor.execute(sql, params)
+                    return cursor.fetchall() if many else cursor.fetchone()
+                finally:
+                    cursor.close()
+            except self._engine.dialect.loaded_dbapi.Error as exc:
+                if self._engine.dialect.is_disconnect(exc, fairy, None) and attempt == 1:
+                    fairy.invalidate(exc)
+                    self._engine.dispose(close=False)  # every pooled connection is stale
+                    continue
+                if isinstance(exc, self._engine.dialect.loaded_dbapi.OperationalError):
+                    raise self._unavailable(exc) from None
+                raise
+            finally:
+                if self._pg and fairy.is_valid:
+                    fairy.driver_connection.autocommit = False
+                fairy.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _to_version(name: str, row: Any) -> PromptVersion:
         template = row[3] if row[2] == "text" else freeze_template(json.loads(row[3]))
+        aliases = json.loads(row[11])
+        aliases.sort()
         return PromptVersion._trusted(
             name=name,
             version=row[1],
@@ -204,7 +245,7 @@ class SqlStore:
             creation_timestamp=row[7],
             last_updated_timestamp=row[8],
             user_id=row[9],
-            tags=tags,
+            tags=dict(json.loads(row[10])),
             aliases=tuple(aliases),
         )
 
@@ -265,44 +306,40 @@ class SqlStore:
         return wanted
 
     def get_version(self, name: str, version: int) -> PromptVersion:
-        with self._read() as conn:
-            row = conn.execute(_BY_VERSION, {"name": name, "version": version}).first()
-            if row is None:
-                self._prompt_id(conn, name)
-                raise NotFoundError(f"Prompt {name!r} has no version {version}.")
-            return self._to_version(conn, name, row)
+        row = self._fetch("by_version", {"name": name, "version": version})
+        if row is None:
+            self._missing(name, f"Prompt {name!r} has no version {version}.")
+        return self._to_version(name, row)
 
     def get_version_by_alias(self, name: str, alias: str) -> PromptVersion:
-        with self._read() as conn:
-            row = conn.execute(_BY_ALIAS, {"name": name, "alias": alias}).first()
-            if row is None:
-                self._prompt_id(conn, name)
-                raise NotFoundError(f"Prompt {name!r} has no alias {alias!r}.")
-            return self._to_version(conn, name, row)
+        row = self._fetch("by_alias", {"name": name, "alias": alias})
+        if row is None:
+            self._missing(name, f"Prompt {name!r} has no alias {alias!r}.")
+        return self._to_version(name, row)
 
     def get_latest_version(self, name: str) -> PromptVersion:
+        row = self._fetch("latest", {"name": name})
+        if row is None:
+            self._missing(name, f"Prompt {name!r} has no versions.")
+        return self._to_version(name, row)
+
+    def _missing(self, name: str, message: str) -> None:
+        """Raise NotFoundError: for the prompt if it is absent, else with ``message``."""
         with self._read() as conn:
-            row = conn.execute(_LATEST, {"name": name}).first()
-            if row is None:
-                self._prompt_id(conn, name)
-                raise NotFoundError(f"Prompt {name!r} has no versions.")
-            return self._to_version(conn, name, row)
+            self._prompt_id(conn, name)
+        raise NotFoundError(message)
 
     def list_versions(
         self, name: str, max_results: int, page_token: str | None
     ) -> Page[PromptVersion]:
-        after = _decode_token(page_token, "v") if page_token else None
+        before = int(_decode_token(page_token, "v")) if page_token else 2**31 - 1
         with self._read() as conn:
             pid = self._prompt_id(conn, name)
-            stmt = sa.select(*_VERSION_COLS).where(V.c.prompt_id == pid, _LIVE)
-            if after is not None:
-                stmt = stmt.where(V.c.version < int(after))
-            rows = conn.execute(
-                stmt.order_by(V.c.version.desc()).limit(max_results + 1)
-            ).all()
-            more = len(rows) > max_results
-            rows = rows[:max_results]
-            items = [self._to_version(conn, name, row) for row in rows]
+        rows = self._fetch("page", {"pid": pid, "before": before, "limit": max_results + 1},
+                           many=True)
+        more = len(rows) > max_results
+        rows = rows[:max_results]
+        items = [self._to_version(name, row) for row in rows]
         token = _encode_token("v", rows[-1][1]) if more else None
         return Page(items, token)
 
@@ -585,7 +622,7 @@ def _normalize_url(uri: str) -> sa.URL:
 
 def _make_engine(url: sa.URL, busy_timeout_seconds: float) -> Engine:
     if url.get_backend_name() == "postgresql":
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=24)
+        return sa.create_engine(url, pool_size=8, max_overflow=24)
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not in_memory:

@@ -1,0 +1,3 @@
+from prompthouse.cli import run
+
+run()
