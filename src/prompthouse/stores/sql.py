@@ -97,17 +97,22 @@ SELECT v.prompt_id, v.version, v.template_type, v.template, v.commit_message,
        (SELECT {aliases} FROM aliases x
          WHERE x.prompt_id = v.prompt_id AND x.version = v.version) AS aliases
 """
+# Each lookup goes name -> id -> primary key, written so that the plan cannot be anything
+# but index lookups, even on tables the planner has no statistics for yet.
+_ID_OF_NAME = "(SELECT id FROM prompts WHERE name = :name)"
 _HOT_SQL = {
-    "by_version": _VERSION_SELECT + """
-FROM prompts p JOIN prompt_versions v ON v.prompt_id = p.id
-WHERE p.name = :name AND v.version = :version AND v.deleted_at IS NULL""",
-    "by_alias": _VERSION_SELECT + """
-FROM prompts p JOIN aliases a ON a.prompt_id = p.id
-JOIN prompt_versions v ON v.prompt_id = a.prompt_id AND v.version = a.version
-WHERE p.name = :name AND a.alias = :alias AND v.deleted_at IS NULL""",
-    "latest": _VERSION_SELECT + """
-FROM prompts p JOIN prompt_versions v ON v.prompt_id = p.id
-WHERE p.name = :name AND v.deleted_at IS NULL
+    "by_version": _VERSION_SELECT + f"""
+FROM prompt_versions v
+WHERE v.prompt_id = {_ID_OF_NAME} AND v.version = :version AND v.deleted_at IS NULL""",
+    "by_alias": _VERSION_SELECT + f"""
+FROM prompt_versions v
+WHERE (v.prompt_id, v.version) = (
+    SELECT a.prompt_id, a.version FROM aliases a
+    WHERE a.prompt_id = {_ID_OF_NAME} AND a.alias = :alias)
+  AND v.deleted_at IS NULL""",
+    "latest": _VERSION_SELECT + f"""
+FROM prompt_versions v
+WHERE v.prompt_id = {_ID_OF_NAME} AND v.deleted_at IS NULL
 ORDER BY v.version DESC LIMIT 1""",
     "page": _VERSION_SELECT + """
 FROM prompt_versions v

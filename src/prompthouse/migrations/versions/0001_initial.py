@@ -79,7 +79,7 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_aliases_version", "aliases", ["prompt_id", "version"])
-    op.create_index("ix_aliases_alias", "aliases", ["alias"])
+    op.create_index("ix_aliases_alias", "aliases", ["alias", "prompt_id"])
 
 
 def downgrade() -> None:
