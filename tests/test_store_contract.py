@@ -352,7 +352,7 @@ def test_like_wildcards_can_be_escaped(registry: Registry) -> None:
 
 @pytest.mark.parametrize(
     "name", ["", "has space", "semi;colon", "a//b", "/lead", "trail/", "../up", "x" * 256,
-             "a/./b", "at@sign", "quote'"],
+             "a/./b", "at@sign", "quote'", "team/versions", "a/aliases/b", "x/diff"],
 )
 def test_bad_names_are_refused(registry: Registry, name: str) -> None:
     with pytest.raises(InvalidArgumentError, match="name"):
@@ -360,7 +360,8 @@ def test_bad_names_are_refused(registry: Registry, name: str) -> None:
 
 
 def test_good_names(registry: Registry) -> None:
-    for name in ("a", "A.b-c_d", "team/sub/x.y", "x" * 255, "v1.2-final"):
+    for name in ("a", "A.b-c_d", "team/sub/x.y", "x" * 255, "v1.2-final", "versions/a",
+                 "tags"):
         assert registry.register_prompt(name, "x").name == name
 
 
@@ -420,3 +421,19 @@ def test_store_reads_build_equal_versions(registry: Registry) -> None:
     read = registry.get_prompt_version("eq", 1)
     assert isinstance(read, PromptVersion)
     assert read == made
+
+
+def test_import_keeps_numbers_and_timestamps(registry: Registry) -> None:
+    registry.import_version("imp", 3, "third", commit_message="c", tags={"k": "v"},
+                            model_config={"temperature": 1}, user_id="ana",
+                            creation_timestamp=1_700_000_000_000)
+    registry.import_version("imp", 7, [{"role": "user", "content": "{{ q }}"}])
+    got = registry.get_prompt_version("imp", 3)
+    assert (got.version, got.template, got.user_id) == (3, "third", "ana")
+    assert got.creation_timestamp == 1_700_000_000_000
+    assert got.tags == {"k": "v"}
+    assert registry.get_prompt("imp").tags == {}
+    assert [v.version for v in registry.list_prompt_versions("imp")] == [7, 3]
+    with pytest.raises(InvalidArgumentError, match="already taken"):
+        registry.import_version("imp", 5, "too low")
+    assert registry.register_prompt("imp", "next").version == 8

@@ -7,6 +7,7 @@ cache (see :mod:`prompthouse.cache`) that the registry's own writes keep exact.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -43,6 +44,11 @@ USER_MAX = 255
 MAX_PAGE = 1000
 
 _NAME_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# Words that follow a prompt name in HTTP paths (/prompts/{name}/versions/3): a folder
+# after the first may not be one, so every path has one reading.
+RESERVED_SEGMENTS = frozenset(
+    {"versions", "aliases", "tags", "diff", "render", "model-config", "set-default-version"}
+)
 _ALIAS = re.compile(r"^[A-Za-z0-9_\-]+$")
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -57,11 +63,19 @@ def validate_name(name: object) -> str:
         raise InvalidArgumentError(
             f"Prompt name is {len(name)} characters long; the limit is {NAME_MAX}."
         )
-    for segment in name.split("/"):
+    segments = name.split("/")
+    for segment in segments:
         if not _NAME_SEGMENT.match(segment) or segment in (".", ".."):
             raise InvalidArgumentError(
                 f"Invalid prompt name {name!r}: use letters, digits, '_', '.' and '-', with "
                 "'/' between folder names (no empty, '.' or '..' folder)."
+            )
+    for segment in segments[1:]:
+        if segment in RESERVED_SEGMENTS:
+            raise InvalidArgumentError(
+                f"Invalid prompt name {name!r}: after the first folder, a part of the name "
+                f"cannot be {segment!r} (reserved for HTTP paths: "
+                f"{', '.join(sorted(RESERVED_SEGMENTS))})."
             )
     return name
 
@@ -255,6 +269,40 @@ class Registry:
             version=version,
         )
 
+    def import_version(
+        self,
+        name: str,
+        version: int,
+        template: Template,
+        commit_message: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        model_config: Mapping[str, Any] | None = None,
+        *,
+        user_id: str | None = None,
+        creation_timestamp: int | None = None,
+    ) -> PromptVersion:
+        """Write a version with an explicit number (imports and migrations).
+
+        The number must be higher than every number the prompt has used; numbers in
+        between stay unused for good. Tags go on the version only (import prompt tags
+        with :meth:`set_prompt_tag`).
+        """
+        if creation_timestamp is not None and (
+            isinstance(creation_timestamp, bool) or not isinstance(creation_timestamp, int)
+            or creation_timestamp < 0
+        ):
+            raise InvalidArgumentError(
+                f"creation_timestamp is milliseconds since the epoch, not {creation_timestamp!r}."
+            )
+        new = self._new_version(name, template, commit_message, tags, response_format,
+                                model_config, user_id, version=_validate_version(version),
+                                timestamp_ms=creation_timestamp)
+        new = dataclasses.replace(new, prompt_tags={})
+        result, created = self.store.create_version(new)
+        self._changed(name, "prompt_created" if created else "version_created")
+        return result
+
     # --- reading ----------------------------------------------------------------------
 
     def load_prompt(
@@ -366,6 +414,16 @@ class Registry:
         return self.store.list_versions(
             validate_name(name), _validate_page_size(max_results), page_token or None
         )
+
+    def diff_prompt_versions(self, name: str, from_version: int | str,
+                             to_version: int | str) -> dict[str, Any]:
+        """What changed between two versions: template (unified diff, per message for
+        chat), model config, response format and tags. See ``docs/http-api.md``."""
+        from prompthouse.diff import diff_versions
+
+        old = self.get_prompt_version(name, from_version)
+        new = self.get_prompt_version(name, to_version)
+        return diff_versions(old, new)
 
     # --- aliases, tags, model config, description -----------------------------------
 

@@ -197,16 +197,21 @@ Messages = tuple[tuple[tuple[str, Any], ...], ...]
 class ParsedTemplate:
     """A text or chat template parsed once; formats with or without every value."""
 
-    __slots__ = ("is_chat", "is_jinja", "variables", "_messages", "_contents", "_parts")
+    __slots__ = (
+        "is_chat", "is_jinja", "variables", "_messages", "_nested", "_contents", "_parts"
+    )
 
     def __init__(self, template: str | Messages) -> None:
         if isinstance(template, str):
             self.is_chat = False
             self._messages: Messages = ()
+            self._nested: tuple[bool, ...] = ()
             contents: list[str | None] = [template]
         else:
             self.is_chat = True
             self._messages = template
+            # Messages holding a frozen list or dict are thawed per call; others copied.
+            self._nested = tuple(any(isinstance(v, tuple) for _, v in m) for m in template)
             contents = []
             for message in template:
                 content = dict(message).get("content")
@@ -265,8 +270,8 @@ class ParsedTemplate:
         if not self.is_chat:
             return render(parts[0], values)
         out: ChatMessages = []
-        for message, part in zip(self._messages, parts):
-            new = {k: _thaw_value(v) for k, v in message}  # plain dicts/lists, not frozen
+        for message, part, nested in zip(self._messages, parts, self._nested):
+            new = {k: _thaw_value(v) for k, v in message} if nested else dict(message)
             if part is not None:
                 new["content"] = render(part, values)
             out.append(new)
