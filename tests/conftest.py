@@ -117,13 +117,10 @@ def store_uri(store_kind: str, request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-@pytest.fixture
-def registry(store_kind: str, request: pytest.FixtureRequest) -> Iterator[Registry]:
-    """A registry on an empty store of each kind (the contract suite runs on both)."""
-    if store_kind == "sqlite":
+def _local_registry(kind: str, request: pytest.FixtureRequest) -> Iterator[Registry]:
+    if kind == "sqlite":
         store = SqlStore(request.getfixturevalue("sqlite_uri"))
-        reg = Registry(store, Settings())
-        yield reg
+        yield Registry(store, Settings())
         store.close()
     else:
         store = request.getfixturevalue("postgres_store")
@@ -132,7 +129,77 @@ def registry(store_kind: str, request: pytest.FixtureRequest) -> Iterator[Regist
 
 
 @pytest.fixture
+def registry(store_kind: str, request: pytest.FixtureRequest) -> Iterator[Registry]:
+    """A registry on an empty store of each kind (the contract suite runs on each)."""
+    yield from _local_registry(store_kind, request)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def server_registry(request: pytest.FixtureRequest) -> Iterator[Registry]:
+    """The registry a test server serves: an empty SQLite file or PostgreSQL schema."""
+    yield from _local_registry(request.param, request)
+
+
+@pytest.fixture
 def sqlite_registry(sqlite_uri: str) -> Iterator[Registry]:
     store = SqlStore(sqlite_uri)
     yield Registry(store, Settings())
     store.close()
+
+
+# --- a real HTTP server on a free loopback port --------------------------------------
+
+
+class LiveServer:
+    """uvicorn serving an ASGI app on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: object) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", http="httptools",
+                                access_log=False)
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self.server.run,
+                                        kwargs={"sockets": [self._sock]}, daemon=True)
+
+    def start(self) -> LiveServer:
+        import time
+
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+
+@pytest.fixture
+def live_server(server_registry: Registry) -> Iterator[LiveServer]:
+    """prompthouse's app over ``server_registry`` (each store kind) on a loopback port."""
+    from prompthouse.server import create_app
+
+    server = LiveServer(create_app(server_registry)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http(live_server: LiveServer) -> Iterator[object]:
+    import httpx
+
+    with httpx.Client(base_url=live_server.url, timeout=10) as client:
+        yield client

@@ -329,6 +329,18 @@ class PromptVersion:
         ``use_jinja_sandbox=False``; a sandbox escape raises
         :class:`~prompthouse.TemplateSecurityError`.
         """
+        return self.format_values(values, allow_partial=allow_partial,
+                                  use_jinja_sandbox=use_jinja_sandbox)
+
+    def format_values(
+        self, values: Mapping[str, Any], *, allow_partial: bool = False,
+        use_jinja_sandbox: bool = True,
+    ) -> str | list[dict[str, Any]] | PromptVersion:
+        """:meth:`format` with the values in a mapping.
+
+        Use it when a variable could be called ``allow_partial`` or
+        ``use_jinja_sandbox``, or when the values arrive as a dict.
+        """
         parsed = self._parsed
         if parsed is None:
             parsed = self._parsed_template()

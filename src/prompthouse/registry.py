@@ -360,6 +360,10 @@ class Registry:
         """One version by number, straight from the store (no cache)."""
         return self.store.get_version(validate_name(name), _validate_version(version))
 
+    def get_prompt_version_by_alias(self, name: str, alias: str) -> PromptVersion:
+        """The version an alias points at (``latest``: the newest), from the store."""
+        return self._resolve(PromptRef(name, alias=alias))
+
     def get_prompt(self, name: str, allow_missing: bool = False) -> Prompt | None:
         """The prompt: description, tags, aliases and latest version number."""
         try:

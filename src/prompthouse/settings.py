@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_template_chars: int = Field(
         100_000, gt=0, description="Longest template accepted, in characters."
     )
+    max_request_bytes: int = Field(
+        1_048_576, gt=0, description="Largest request body the server accepts (413 above)."
+    )
     sqlite_busy_timeout_seconds: float = Field(
         30.0, gt=0, description="How long a SQLite writer waits for the write lock."
     )

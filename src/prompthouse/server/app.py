@@ -1,0 +1,113 @@
+"""The FastAPI application: the native API, health, metrics and one error mapping."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from prompthouse._version import __version__
+from prompthouse.errors import PromptHouseError, UnavailableError
+from prompthouse.registry import Registry
+from prompthouse.server import schemas
+from prompthouse.server.middleware import Metrics, ObservedApp
+from prompthouse.server.native import json_response, native_router
+
+log = logging.getLogger("prompthouse.server")
+
+DESCRIPTION = """A self-hosted prompt registry: versioned prompt templates, movable aliases,
+tags and search. Every error answers `{"error": {"code", "message"}}`."""
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        if err.get("type") == "json_invalid":
+            problems.append(f"the body is not valid JSON ({err.get('ctx', {}).get('error')})")
+        elif err.get("type") == "missing":
+            problems.append(f"{where}: required")
+        else:
+            problems.append(f"{where}: {err.get('msg')}")
+    return "Invalid request: " + "; ".join(problems) + "."
+
+
+def create_app(registry: Registry) -> Any:
+    """The ASGI app serving ``registry`` (wrapped in size limit, access log and metrics)."""
+    app = FastAPI(
+        title="prompthouse",
+        version=__version__,
+        description=DESCRIPTION,
+        responses={400: schemas.ERRORS[400], 413: schemas.ERRORS[413]},
+    )
+    app.state.registry = registry
+    metrics = Metrics()
+    inline = registry.store.uri.startswith("sqlite")
+    app.include_router(native_router(registry, metrics, inline_reads=inline))
+
+    @app.exception_handler(PromptHouseError)
+    async def _registry_error(_request: Request, exc: PromptHouseError) -> Response:
+        return json_response(exc.to_dict(), status=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        return _error(400, "INVALID_ARGUMENT", _describe_validation(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _error(404, "NOT_FOUND", f"No route for {request.method} {request.url.path}.")
+        if exc.status_code == 405:
+            return _error(405, "INVALID_ARGUMENT",
+                          f"{request.method} is not allowed on {request.url.path}.")
+        return _error(exc.status_code, "INVALID_ARGUMENT", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        # Starlette re-raises after this answer, so the server logs the traceback once.
+        return _error(500, "INTERNAL", "Internal server error; the server log has the details.")
+
+    @app.get("/healthz", tags=["operations"], response_model=schemas.HealthOut,
+             responses={503: schemas.ERRORS[503]}, summary="Check the server and its store")
+    def healthz() -> Response:
+        try:
+            registry.store.ping()
+        except UnavailableError as exc:
+            return json_response(exc.to_dict(), status=503)
+        return json_response({"status": "ok", "store": registry.store.uri})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
+             response_class=Response)
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return ObservedApp(app, metrics, registry.settings.max_request_bytes)
+
+
+def _configure_logging() -> None:
+    logger = logging.getLogger("prompthouse")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(os.environ.get("PROMPTHOUSE_LOG_LEVEL", "INFO").upper())
+        logger.propagate = False
+
+
+def app_from_env() -> Any:
+    """The app for ``prompthouse serve``: settings from the environment (uvicorn factory)."""
+    from prompthouse.api import connect
+
+    _configure_logging()
+    registry = connect()
+    log.info("prompthouse %s serving %s", __version__, registry.store.uri)
+    return create_app(registry)
