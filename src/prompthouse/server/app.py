@@ -111,3 +111,31 @@ def app_from_env() -> Any:
     registry = connect()
     log.info("prompthouse %s serving %s", __version__, registry.store.uri)
     return create_app(registry)
+
+
+def run_server(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+               store: str | None = None, config: str | None = None,
+               log_level: str = "info") -> None:
+    """Serve with uvicorn (``prompthouse serve``). Settings reach the workers through
+    the environment, so each worker opens the same registry; migrations run on start."""
+    import uvicorn
+
+    from prompthouse.settings import load_settings
+
+    if store:
+        os.environ["PROMPTHOUSE_STORE_URI"] = store
+    if config:
+        os.environ["PROMPTHOUSE_CONFIG"] = str(config)
+    os.environ.setdefault("PROMPTHOUSE_LOG_LEVEL", log_level)
+    load_settings()  # fail fast, in the parent, on a bad setting or config file
+    uvicorn.run(
+        "prompthouse.server.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http="httptools",
+        access_log=False,  # prompthouse logs one line per request itself
+        log_level=log_level,
+        server_header=False,
+    )

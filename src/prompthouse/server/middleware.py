@@ -57,33 +57,40 @@ class ObservedApp:
         start = time.perf_counter()
         status = 500
         limit = self.max_body_bytes
+        too_large = False
 
         async def send_wrapper(message: dict[str, Any]) -> None:
             nonlocal status
+            if too_large:  # the app's own answer to a body we cut off is replaced
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
             await send(message)
 
+        received = 0
+
+        async def receive_limited() -> dict[str, Any]:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    too_large = True
+                    raise _BodyTooLarge
+            return message
+
         try:
             declared = _content_length(scope)
             if declared is not None and declared > limit:
-                await _reject_too_large(send_wrapper, limit)
-                return
-            received = 0
-
-            async def receive_limited() -> dict[str, Any]:
-                nonlocal received
-                message = await receive()
-                if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                    if received > limit:
-                        raise _BodyTooLarge
-                return message
-
-            try:
-                await self.app(scope, receive_limited, send_wrapper)
-            except _BodyTooLarge:
-                await _reject_too_large(send_wrapper, limit)
+                too_large = True
+            else:
+                try:
+                    await self.app(scope, receive_limited, send_wrapper)
+                except _BodyTooLarge:
+                    pass
+            if too_large:
+                status = 413
+                await _reject_too_large(send, limit)
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("route")

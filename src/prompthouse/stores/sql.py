@@ -175,7 +175,7 @@ class SqlStore:
         except sa.exc.OperationalError as exc:
             raise self._unavailable(exc) from None
 
-    def _unavailable(self, exc: sa.exc.OperationalError) -> UnavailableError:
+    def _unavailable(self, exc: Exception) -> UnavailableError:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         return UnavailableError(f"The store {self.uri} is unavailable: {reason}")
 
@@ -211,7 +211,10 @@ class SqlStore:
         """
         sql = self._hot[statement]
         for attempt in (1, 2):
-            fairy = self._engine.raw_connection()
+            try:
+                fairy = self._engine.raw_connection()
+            except (sa.exc.DBAPIError, self._engine.dialect.loaded_dbapi.Error) as exc:
+                raise self._unavailable(exc) from None
             try:
                 if self._pg:
                     fairy.driver_connection.autocommit = True
