@@ -202,3 +202,12 @@ def test_other_response_formats_are_refused(value, type_name):
 def test_response_format_dict_must_be_json():
     with pytest.raises(InvalidArgumentError, match="JSON-serializable"):
         PromptVersion("p", 1, "x", response_format={"default": {1, 2}})
+
+
+def test_known_fields_inside_extra_params_are_validated_as_fields() -> None:
+    with pytest.raises(InvalidArgumentError, match="temperature"):
+        PromptModelConfig.from_dict({"extra_params": {"temperature": -1}})
+    config = PromptModelConfig.from_dict({"extra_params": {"temperature": 0.5, "seed": 1}})
+    assert config.temperature == 0.5
+    assert config.extra_params == {"seed": 1}
+    assert PromptModelConfig.from_dict(config.to_dict()) == config

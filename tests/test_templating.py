@@ -560,3 +560,25 @@ def test_format_does_not_change_the_prompt_version():
     assert prompt.template == "{{ a }} {{ b }}"
     assert prompt.variables == {"a", "b"}
 
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "{% set a = 2 ** 256 %}" + "{% set a = a * a %}" * 20 + "{{ a }}",
+        "{% set a = 2 ** 200 %}{{ " + " * ".join(["a"] * 25) + " }}",
+        "{{ ((2 ** 256) ** 256) ** 256 }}",
+        "{{ 'x' | center(1000000000) }}",
+        "{{ 'x' | indent(1000000000) }}",
+        "{{ [1] * 100000 + [2] * 1000000 }}",
+    ],
+)
+def test_sandbox_bounds_arithmetic_and_filters(payload: str) -> None:
+    with pytest.raises(TemplateSecurityError, match="too large"):
+        PromptVersion("bomb", 1, payload + "{% if true %}{% endif %}").format()
+
+
+def test_unsandboxed_constant_folding_errors_are_clean() -> None:
+    prompt = PromptVersion("fold", 1, "{{ 10 ** 100000 }}{% if true %}{% endif %}")
+    with pytest.raises(InvalidArgumentError):
+        prompt.format(use_jinja_sandbox=False)

@@ -25,10 +25,12 @@ WHITESPACE = st.sampled_from(["", " ", "  ", "\t", "\n", " \n "])
 _TRICKY = st.sampled_from(list("{}%\\$ \n") + ["{0}", "{}", "%s", "\\1", "\\g<0>"])
 TRICKY_TEXT = st.lists(st.one_of(_TRICKY, st.characters()), max_size=12).map("".join)
 
-# Text that looks like a placeholder but is not one: kept verbatim by format().
+# Text that looks like a placeholder but is not one: kept verbatim by format(). Each
+# opens with '{{' and closes with '}}', so no brace of the plain text around it can pair
+# with one of its own ('{' + '{a}' + '}' would be a placeholder).
 DECOYS = st.sampled_from(
-    ["{{1x}}", "{{ d-e }}", "{a}", "{{}}", "{{ a b }}", "{{ .v }}", "{{ v. }}", "{ {a} }",
-     "{{ 9 }}", "{{-a}}"]
+    ["{{1x}}", "{{ d-e }}", "{{}}", "{{ a b }}", "{{ .v }}", "{{ v. }}", "{{ {a} }}",
+     "{{ 9 }}", "{{-a}}", "{{ a-}}"]
 )
 
 # A literal between placeholders never holds '{{' (it could open a placeholder) nor '{%'

@@ -62,10 +62,15 @@ class PromptModelConfig(BaseModel):
             raise InvalidArgumentError(
                 f"A model config is a dict or a PromptModelConfig, not {type(data).__name__}."
             )
-        known = set(cls.model_fields)
-        fields = {k: v for k, v in data.items() if k in known and k != "extra_params"}
-        extra = dict(data.get("extra_params") or {})
-        extra.update({k: v for k, v in data.items() if k not in known})
+        known = set(cls.model_fields) - {"extra_params"}
+        nested = data.get("extra_params") or {}
+        if not isinstance(nested, Mapping):
+            raise InvalidArgumentError("extra_params must be a dict of provider settings.")
+        # A known field inside extra_params is that field (validated), never an extra.
+        fields = {k: v for k, v in nested.items() if k in known}
+        fields.update({k: v for k, v in data.items() if k in known})
+        extra = {k: v for k, v in nested.items() if k not in known}
+        extra.update({k: v for k, v in data.items() if k not in known and k != "extra_params"})
         try:
             return cls(**fields, extra_params=extra)
         except ValidationError as exc:
@@ -148,6 +153,7 @@ class PromptVersion:
         "_bound",
         "_source",
         "_parsed",
+        "_is_fallback",
     )
 
     def __init__(
@@ -201,6 +207,7 @@ class PromptVersion:
         model_config: dict[str, Any] | None,
         bound: dict[str, Any] | None,
         source: str | Messages | None = None,
+        is_fallback: bool = False,
     ) -> None:
         self._name = name
         self._version = version
@@ -219,6 +226,7 @@ class PromptVersion:
         self._bound = bound
         self._source = source
         self._parsed = None
+        self._is_fallback = is_fallback
 
     @classmethod
     def _trusted(cls, **fields: Any) -> PromptVersion:
@@ -227,6 +235,16 @@ class PromptVersion:
         fields.setdefault("bound", None)
         obj._init(**fields)
         return obj
+
+    @classmethod
+    def _fallback(cls, name: str, template: Template) -> PromptVersion:
+        """The version ``load_prompt(..., fallback=template)`` answers when the store or
+        server is unavailable: version 0, ``is_fallback`` True."""
+        return cls._trusted(
+            name=name, version=0, template=validate_template(template), commit_message=None,
+            creation_timestamp=None, last_updated_timestamp=None, tags={}, aliases=(),
+            user_id=None, response_format=None, model_config=None, is_fallback=True,
+        )
 
     def _replace(self, **changes: Any) -> PromptVersion:
         fields = {slot[1:]: getattr(self, slot) for slot in self.__slots__ if slot != "_parsed"}
@@ -282,6 +300,12 @@ class PromptVersion:
         return _copy_json(self._model_config)
 
     @property
+    def is_fallback(self) -> bool:
+        """True when ``load_prompt`` returned the caller's ``fallback=`` template because
+        the store or server was unavailable (this is then version 0, never cached)."""
+        return self._is_fallback
+
+    @property
     def is_text_prompt(self) -> bool:
         return isinstance(self._template, str)
 
@@ -329,6 +353,12 @@ class PromptVersion:
         ``use_jinja_sandbox=False``; a sandbox escape raises
         :class:`~prompthouse.TemplateSecurityError`.
         """
+        parsed = self._parsed
+        if parsed is not None and parsed.render_text is not None and self._bound is None:
+            try:  # the hot path: a parsed double-brace text with every value given
+                return parsed.render_text(values)
+            except KeyError:
+                pass  # a value is missing: the full path names it or formats partially
         return self.format_values(values, allow_partial=allow_partial,
                                   use_jinja_sandbox=use_jinja_sandbox)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jinja2
@@ -52,30 +52,71 @@ Template = str | ChatMessages
 # Largest string or list a sandboxed template may build with ``*``, and the largest
 # exponent of ``**``: enough for any prompt, small enough that a template cannot take
 # the process's memory or CPU.
-_MAX_REPEAT_LEN = 1_000_000
+_MAX_SEQUENCE_LEN = 1_000_000
+_MAX_INT_BITS = 4096
 _MAX_EXPONENT = 256
+_MAX_WIDTH = 10_000
+
+
+def _too_big(what: str) -> jinja2.exceptions.SecurityError:
+    return jinja2.exceptions.SecurityError(f"{what} is too large for a template")
+
+
+def _check_size(value: Any) -> Any:
+    """Refuse results a prompt never needs and an attacker would use to exhaust memory."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > _MAX_INT_BITS:
+            raise _too_big(f"an integer of {value.bit_length()} bits (limit {_MAX_INT_BITS})")
+    elif isinstance(value, (str, list, tuple)) and len(value) > _MAX_SEQUENCE_LEN:
+        raise _too_big(f"a sequence of {len(value)} items (limit {_MAX_SEQUENCE_LEN})")
+    return value
 
 
 class _PromptSandbox(ImmutableSandboxedEnvironment):
-    """Jinja2's immutable sandbox, plus bounds on ``*`` and ``**``."""
+    """Jinja2's immutable sandbox, with bounds on what arithmetic and filters can build.
 
-    intercepted_binops = frozenset(["*", "**"])
+    ``*``, ``**`` and ``+`` are checked before they run (a ``*`` or ``**`` whose result
+    would be huge is refused without computing it); the width filters are capped.
+    Loops stay bounded by Jinja2's own ``range`` limit. Rendering is not time-limited:
+    a template can still be slow, so only registry users may register templates.
+    """
+
+    intercepted_binops = frozenset(["*", "**", "+"])
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        for name in ("center", "indent", "wordwrap", "truncate"):
+            self.filters[name] = _bounded_filter(self.filters[name])
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         if operator_ == "**":
             if isinstance(right, int) and abs(right) > _MAX_EXPONENT:
-                raise jinja2.exceptions.SecurityError(
-                    f"exponent {right} is too large (at most {_MAX_EXPONENT} in a template)"
-                )
-            return operator.pow(left, right)
-        for seq, count in ((left, right), (right, left)):
-            if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
-                if len(seq) * count > _MAX_REPEAT_LEN:
-                    raise jinja2.exceptions.SecurityError(
-                        f"repeating a sequence to more than {_MAX_REPEAT_LEN} items is not "
-                        "allowed in a template"
-                    )
-        return operator.mul(left, right)
+                raise _too_big(f"exponent {right} (limit {_MAX_EXPONENT})")
+            if isinstance(left, int) and isinstance(right, int) and right > 0 and \
+                    abs(left).bit_length() * right > _MAX_INT_BITS:
+                raise _too_big(f"{left} ** {right}")
+            return _check_size(operator.pow(left, right))
+        if operator_ == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and \
+                        len(seq) * count > _MAX_SEQUENCE_LEN:
+                    raise _too_big(f"repeating a sequence {count} times")
+            if isinstance(left, int) and isinstance(right, int) and \
+                    abs(left).bit_length() + abs(right).bit_length() > _MAX_INT_BITS + 1:
+                raise _too_big("the product")
+            return _check_size(operator.mul(left, right))
+        return _check_size(operator.add(left, right))
+
+
+def _bounded_filter(fn: Any) -> Any:
+    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        for arg in (*args, *kwargs.values()):
+            if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > _MAX_WIDTH:
+                raise _too_big(f"a width of {arg} (limit {_MAX_WIDTH})")
+        return fn(value, *args, **kwargs)
+
+    bounded.__name__ = fn.__name__
+    return bounded
 
 
 _SANDBOX = _PromptSandbox(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -185,6 +226,11 @@ def _jinja(source: str, sandbox: bool) -> _JinjaTemplate:
         raise InvalidArgumentError(
             f"The template is not valid Jinja2 (line {exc.lineno}): {exc.message}"
         ) from None
+    except (ValueError, ArithmeticError, TypeError, MemoryError) as exc:
+        # Jinja2 folds constant expressions while compiling (outside the sandbox).
+        raise InvalidArgumentError(
+            f"The Jinja2 template cannot be compiled: {type(exc).__name__}: {exc}"
+        ) from None
     return _JinjaTemplate(source, template, frozenset(jinja2.meta.find_undeclared_variables(ast)))
 
 
@@ -198,7 +244,8 @@ class ParsedTemplate:
     """A text or chat template parsed once; formats with or without every value."""
 
     __slots__ = (
-        "is_chat", "is_jinja", "variables", "_messages", "_nested", "_contents", "_parts"
+        "is_chat", "is_jinja", "variables", "render_text", "_messages", "_nested",
+        "_contents", "_parts",
     )
 
     def __init__(self, template: str | Messages) -> None:
@@ -228,6 +275,10 @@ class ParsedTemplate:
             if part is not None:
                 names |= part.variables
         self.variables: frozenset[str] = frozenset(names)
+        # A plain text template renders in one call (KeyError when a value is missing).
+        self.render_text: Callable[[Mapping[str, Any]], str] | None = (
+            parts[0].render if not self.is_chat and not self.is_jinja else None
+        )
 
     def format(
         self, values: Mapping[str, Any], *, allow_partial: bool, sandbox: bool = True

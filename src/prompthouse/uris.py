@@ -73,7 +73,8 @@ def parse_prompt_ref(name_or_uri: str, version: int | str | None = None) -> Prom
             raise _bad(name_or_uri, "a prompt URI starts with 'prompts:/'")
         if version is None:
             return PromptRef(name_or_uri)
-        return PromptRef(name_or_uri, version=_parse_version(version, version))
+        return PromptRef(name_or_uri, version=_parse_version(version, f"{name_or_uri}, "
+                                                                     f"version={version!r}"))
     if version is not None:
         raise _bad(name_or_uri, "give a version either in the URI or as version=, not both")
     body = name_or_uri[len(PROMPT_URI_PREFIX) :]
