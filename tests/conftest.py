@@ -25,7 +25,10 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get(
     "PROMPTHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-STORE_KINDS = ["sqlite", "postgres"]
+# Kinds of registry the contract suite runs on; "remote" is the SDK over HTTP to a live
+# server on SQLite. DB_KINDS are the databases (fixtures that need a store URI).
+STORE_KINDS = ["sqlite", "postgres", "remote"]
+DB_KINDS = ["sqlite", "postgres"]
 _TABLES = "aliases, version_tags, prompt_tags, prompt_versions, prompts"
 
 
@@ -102,8 +105,14 @@ def _clean_postgres(store: SqlStore) -> None:
         conn.execute(sa.text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
 
 
-@pytest.fixture(params=STORE_KINDS)
+@pytest.fixture(params=DB_KINDS)
 def store_kind(request: pytest.FixtureRequest) -> str:
+    """A database kind (``store_uri`` and friends need one: no "remote" here)."""
+    return request.param
+
+
+@pytest.fixture(params=STORE_KINDS)
+def registry_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
@@ -118,7 +127,19 @@ def store_uri(store_kind: str, request: pytest.FixtureRequest) -> str:
 
 
 def _local_registry(kind: str, request: pytest.FixtureRequest) -> Iterator[Registry]:
-    if kind == "sqlite":
+    """A registry of ``kind``; "remote": a RemoteRegistry over a live server on SQLite."""
+    if kind == "remote":
+        from prompthouse.remote import RemoteRegistry
+        from prompthouse.server import create_app
+
+        served = Registry(SqlStore(request.getfixturevalue("sqlite_uri")), Settings())
+        server = LiveServer(create_app(served)).start()
+        remote = RemoteRegistry(server.url, settings=Settings())
+        yield remote  # type: ignore[misc]
+        remote.close()
+        server.stop()
+        served.close()
+    elif kind == "sqlite":
         store = SqlStore(request.getfixturevalue("sqlite_uri"))
         yield Registry(store, Settings())
         store.close()
@@ -129,9 +150,10 @@ def _local_registry(kind: str, request: pytest.FixtureRequest) -> Iterator[Regis
 
 
 @pytest.fixture
-def registry(store_kind: str, request: pytest.FixtureRequest) -> Iterator[Registry]:
-    """A registry on an empty store of each kind (the contract suite runs on each)."""
-    yield from _local_registry(store_kind, request)
+def registry(registry_kind: str, request: pytest.FixtureRequest) -> Iterator[Registry]:
+    """A registry on an empty store of each kind (the contract suite runs on each),
+    including the remote SDK over a live server."""
+    yield from _local_registry(registry_kind, request)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

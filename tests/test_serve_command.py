@@ -54,7 +54,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def test_serve_on_sqlite_by_default(tmp_path: Path, workers: str,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROMPTHOUSE_STORE_URI", raising=False)
-    monkeypatch.delenv("PROMPTHOUSE_URL", raising=False)
+    # A client setting in the server's environment must not turn the server into a client.
+    monkeypatch.setenv("PROMPTHOUSE_URL", "http://127.0.0.1:9")
     proc, url, log = _serve(tmp_path, "--workers", workers)
     try:
         with httpx.Client(base_url=url, timeout=10) as http:

@@ -1,6 +1,7 @@
 """The module-level API (``prompthouse.load_prompt`` and friends) and :func:`connect`.
 
-The module-level functions act on a default registry, opened on first use from
+The module-level functions act on a default registry, opened on first use: the server
+named by ``PROMPTHOUSE_URL`` when it is set (the remote SDK), else the store named by
 ``PROMPTHOUSE_STORE_URI`` (default ``sqlite:///./prompthouse.db``). Use :func:`connect`
 for an explicit registry object with the same methods, or :func:`set_default_registry`
 to choose the default.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -21,22 +22,40 @@ from prompthouse.settings import load_settings
 from prompthouse.stores import open_store
 from prompthouse.templating import Template
 
-_default: Registry | None = None
+if TYPE_CHECKING:
+    from prompthouse.remote import RemoteRegistry
+
+_default: Registry | RemoteRegistry | None = None
 _default_lock = threading.Lock()
 
 
-def connect(store_uri: str | None = None, *, config_file: str | Path | None = None,
-            **settings: Any) -> Registry:
-    """Open a registry on ``store_uri`` (default: ``PROMPTHOUSE_STORE_URI`` or SQLite).
+def _is_server_url(value: str | None) -> bool:
+    return isinstance(value, str) and value.lower().startswith(("http://", "https://"))
 
-    Extra keyword arguments override settings (``alias_cache_ttl_seconds=5``, ...).
-    Pending migrations are applied on open.
+
+def connect(store_uri: str | None = None, *, config_file: str | Path | None = None,
+            **settings: Any) -> Registry | RemoteRegistry:
+    """Open a registry: a store URI, or a prompthouse server's ``http(s)://`` URL.
+
+    With ``http://host:8000`` (or, without an argument, when ``PROMPTHOUSE_URL`` is set)
+    the answer is a :class:`~prompthouse.remote.RemoteRegistry`: the same methods over
+    HTTP (``api_key=``, ``request_timeout_seconds=``, ``request_retries=`` apply).
+    Otherwise ``store_uri`` (default: ``PROMPTHOUSE_STORE_URI`` or SQLite) is opened
+    and pending migrations are applied. Extra keyword arguments override settings
+    (``alias_cache_ttl_seconds=5``, ...).
     """
-    resolved = load_settings(config_file, store_uri=store_uri, **settings)
+    if _is_server_url(store_uri):
+        resolved = load_settings(config_file, url=store_uri, **settings)
+    else:
+        resolved = load_settings(config_file, store_uri=store_uri, **settings)
+    if (store_uri is None and resolved.url) or _is_server_url(store_uri):
+        from prompthouse.remote import RemoteRegistry
+
+        return RemoteRegistry(resolved.url or "", settings=resolved)
     return Registry(open_store(resolved.store_uri, resolved), resolved)
 
 
-def get_default_registry() -> Registry:
+def get_default_registry() -> Registry | RemoteRegistry:
     """The registry the module-level functions use, opened on first call."""
     global _default
     registry = _default
@@ -48,7 +67,7 @@ def get_default_registry() -> Registry:
     return registry
 
 
-def set_default_registry(registry: Registry | None) -> None:
+def set_default_registry(registry: Registry | RemoteRegistry | None) -> None:
     """Make ``registry`` the one module-level functions use (``None``: reopen from settings)."""
     global _default
     with _default_lock:
@@ -74,10 +93,16 @@ def load_prompt(
     version: int | str | None = None,
     allow_missing: bool = False,
     cache_ttl_seconds: float | None = None,
+    *,
+    fallback: Template | None = None,
 ) -> PromptVersion | None:
-    """Load a version by URI or name, cached; see :meth:`Registry.load_prompt`."""
+    """Load a version by URI or name, cached; see :meth:`Registry.load_prompt`.
+
+    ``fallback`` (a template) is answered, marked ``is_fallback``, when the store or
+    server is unavailable and nothing is cached.
+    """
     return get_default_registry().load_prompt(name_or_uri, version, allow_missing,
-                                              cache_ttl_seconds)
+                                              cache_ttl_seconds, fallback=fallback)
 
 
 def get_prompt(name: str, allow_missing: bool = False) -> Prompt | None:

@@ -25,7 +25,7 @@ from prompthouse.entities import (
     normalize_model_config,
     normalize_response_format,
 )
-from prompthouse.errors import InvalidArgumentError, NotFoundError
+from prompthouse.errors import InvalidArgumentError, NotFoundError, UnavailableError
 from prompthouse.search import parse_filter
 from prompthouse.settings import Settings
 from prompthouse.stores.base import NewVersion, SearchCondition, SearchQuery, Store
@@ -265,7 +265,7 @@ class Registry:
             tags=version_tags,
             prompt_tags=version_tags,
             user_id=_validate_text(user_id, "user id", USER_MAX),
-            timestamp_ms=timestamp_ms or _now_ms(),
+            timestamp_ms=_now_ms() if timestamp_ms is None else timestamp_ms,
             version=version,
         )
 
@@ -311,13 +311,17 @@ class Registry:
         version: int | str | None = None,
         allow_missing: bool = False,
         cache_ttl_seconds: float | None = None,
+        *,
+        fallback: Template | None = None,
     ) -> PromptVersion | None:
         """Load a prompt version by URI or name (see :mod:`prompthouse.uris`), cached.
 
         Alias and ``@latest`` loads are cached for ``alias_cache_ttl_seconds`` (60 s),
         version loads without expiry; ``cache_ttl_seconds`` overrides, and ``0`` neither
         reads nor writes the cache. ``allow_missing=True`` returns ``None`` when the
-        prompt, version or alias does not exist.
+        prompt, version or alias does not exist. ``fallback`` (a template): returned as
+        an uncached version 0 with ``is_fallback`` True when the store is unavailable,
+        instead of raising :class:`~prompthouse.errors.UnavailableError`.
         """
         use_cache = cache_ttl_seconds is None or cache_ttl_seconds > 0
         key = (name_or_uri, version)
@@ -340,6 +344,10 @@ class Registry:
             if allow_missing:
                 return None
             raise
+        except UnavailableError:
+            if fallback is None:
+                raise
+            return PromptVersion._fallback(ref.name, fallback)
         if use_cache:
             ttl = cache_ttl_seconds
             if ttl is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prompthouse.errors import InvalidArgumentError
@@ -46,6 +46,22 @@ class Settings(BaseSettings):
     )
     sqlite_busy_timeout_seconds: float = Field(
         30.0, gt=0, description="How long a SQLite writer waits for the write lock."
+    )
+    url: str | None = Field(
+        None,
+        description="A prompthouse server (http://host:8000): connect() and the module-level "
+                    "functions then use the remote SDK instead of store_uri.",
+    )
+    api_key: SecretStr | None = Field(
+        None, description="Sent to the server as 'Authorization: Bearer <key>'; never shown."
+    )
+    request_timeout_seconds: float = Field(
+        5.0, gt=0, description="Remote SDK: connect and read timeout of each HTTP request."
+    )
+    request_retries: int = Field(
+        2, ge=0, le=10,
+        description="Remote SDK: retries of an idempotent request (GET, PUT, PATCH, DELETE) "
+                    "after a connection error, timeout or 502/503/504.",
     )
 
 

@@ -106,9 +106,12 @@ def _configure_logging() -> None:
 def app_from_env() -> Any:
     """The app for ``prompthouse serve``: settings from the environment (uvicorn factory)."""
     from prompthouse.api import connect
+    from prompthouse.settings import load_settings
 
     _configure_logging()
-    registry = connect()
+    # The server always serves a database, even when PROMPTHOUSE_URL (a client setting)
+    # is set in its environment.
+    registry = connect(load_settings().store_uri)
     log.info("prompthouse %s serving %s", __version__, registry.store.uri)
     return create_app(registry)
 
