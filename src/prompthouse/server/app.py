@@ -16,7 +16,7 @@ from prompthouse.errors import PromptHouseError, UnavailableError
 from prompthouse.registry import Registry
 from prompthouse.server import schemas
 from prompthouse.server.middleware import Metrics, ObservedApp
-from prompthouse.server.native import json_response, native_router
+from prompthouse.server.native import FastReads, json_response, native_router
 
 log = logging.getLogger("prompthouse.server")
 
@@ -90,7 +90,8 @@ def create_app(registry: Registry) -> Any:
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    return ObservedApp(app, metrics, registry.settings.max_request_bytes)
+    fast = FastReads(app, registry, metrics, inline_reads=inline)
+    return ObservedApp(fast, metrics, registry.settings.max_request_bytes)
 
 
 def _configure_logging() -> None:
@@ -138,6 +139,7 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
         port=port,
         workers=workers,
         http="httptools",
+        loop="uvloop",  # under the plain asyncio loop every answer waited ~44 ms here
         access_log=False,  # prompthouse logs one line per request itself
         log_level=log_level,
         server_header=False,

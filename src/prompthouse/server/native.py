@@ -8,25 +8,42 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from prompthouse.entities import PromptVersion
-from prompthouse.errors import InvalidArgumentError
+from prompthouse.errors import InvalidArgumentError, PromptHouseError
 from prompthouse.registry import Registry
 from prompthouse.server import schemas as s
 from prompthouse.server.middleware import Metrics
 
 JSON = "application/json"
+VERSION_ROUTE = "/prompts/{name:path}/versions/{version}"
+ALIAS_ROUTE = "/prompts/{name:path}/aliases/{alias}"
+PREFIX = "/api/v1"
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> Response:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def encode_version(version: PromptVersion, if_none_match: str | None, metrics: Metrics
+                   ) -> tuple[int, bytes, str]:
+    """Status, body and ETag of a version answer; 304 with no body when the ETag matches."""
+    body = json.dumps(version.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    if if_none_match == etag:
+        metrics.cache.labels("not_modified").inc()
+        return 304, b"", etag
+    metrics.cache.labels("full").inc()
+    return 200, body, etag
 
 
 def _version_fields(body: s.VersionFields) -> dict[str, Any]:
@@ -58,7 +75,7 @@ def native_router(registry: Registry, metrics: Metrics, *, inline_reads: bool) -
     microseconds and never waits for a lock in WAL mode); otherwise in the thread pool.
     Writes always run in the thread pool (a writer may wait for the database lock).
     """
-    router = APIRouter(prefix="/api/v1", responses=s.ERRORS)
+    router = APIRouter(prefix=PREFIX, responses=s.ERRORS)
 
     async def read(fn: Callable[..., Any], *args: Any) -> Any:
         if inline_reads:
@@ -66,13 +83,10 @@ def native_router(registry: Registry, metrics: Metrics, *, inline_reads: bool) -
         return await run_in_threadpool(fn, *args)
 
     def version_response(request: Request, version: PromptVersion) -> Response:
-        body = json.dumps(version.to_dict(), separators=(",", ":"),
-                          ensure_ascii=False).encode()
-        etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-        if request.headers.get("if-none-match") == etag:
-            metrics.cache.labels("not_modified").inc()
+        status, body, etag = encode_version(version, request.headers.get("if-none-match"),
+                                            metrics)
+        if status == 304:
             return Response(status_code=304, headers={"ETag": etag})
-        metrics.cache.labels("full").inc()
         return Response(body, media_type=JSON, headers={"ETag": etag})
 
     def render(version: PromptVersion, body: s.RenderRequest) -> Response:
@@ -120,7 +134,7 @@ def native_router(registry: Registry, metrics: Metrics, *, inline_reads: bool) -
     async def render_alias(name: str, alias: str, body: s.RenderRequest) -> Response:
         return render(await read(registry.get_prompt_version_by_alias, name, alias), body)
 
-    @router.get("/prompts/{name:path}/versions/{version}", tags=["versions"],
+    @router.get(VERSION_ROUTE, tags=["versions"],
                 response_model=s.PromptVersionOut, summary="Get a version (ETag)")
     async def get_version(name: str, version: int, request: Request) -> Response:
         return version_response(request, await read(registry.get_prompt_version, name,
@@ -157,7 +171,7 @@ def native_router(registry: Registry, metrics: Metrics, *, inline_reads: bool) -
                                            creation_timestamp=body.creation_timestamp)
         return json_response(made.to_dict(), status=201)
 
-    @router.get("/prompts/{name:path}/aliases/{alias}", tags=["aliases"],
+    @router.get(ALIAS_ROUTE, tags=["aliases"],
                 response_model=s.PromptVersionOut,
                 summary="Get the version an alias points at (ETag); 'latest' is the newest")
     async def get_by_alias(name: str, alias: str, request: Request) -> Response:
@@ -242,3 +256,66 @@ def native_router(registry: Registry, metrics: Metrics, *, inline_reads: bool) -
         return json_response(made.to_dict(), status=201)
 
     return router
+
+
+# --- the hot reads, answered before FastAPI's router -----------------------------------
+
+_VERSION_PATH = re.compile(r"^/api/v1/prompts/(?P<name>.+)/versions/(?P<version>[0-9]{1,9})$")
+_ALIAS_PATH = re.compile(r"^/api/v1/prompts/(?P<name>.+)/aliases/(?P<alias>[^/]+)$")
+
+
+class FastReads:
+    """GET a version by number or alias without FastAPI's routing and validation.
+
+    These two reads are what applications do all day. The answer is byte for byte the
+    one the FastAPI routes give (same encoder, same ETag); anything that is not a plain
+    success (a missing prompt, a bad argument) falls through to FastAPI, which answers
+    it with the usual error shape. The FastAPI routes stay, and document the API.
+    """
+
+    def __init__(self, app: Any, registry: Registry, metrics: Metrics, *,
+                 inline_reads: bool) -> None:
+        self.app = app
+        self.registry = registry
+        self.metrics = metrics
+        self.inline_reads = inline_reads
+        # Stand-ins for the FastAPI routes: the metrics label reads their ``path``.
+        self.version_route = SimpleNamespace(path=PREFIX + VERSION_ROUTE)
+        self.alias_route = SimpleNamespace(path=PREFIX + ALIAS_ROUTE)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and \
+                scope["path"].startswith("/api/v1/prompts/"):
+            answered = await self._try(scope, send)
+            if answered:
+                return
+        await self.app(scope, receive, send)
+
+    async def _try(self, scope: dict[str, Any], send: Any) -> bool:
+        path = scope["path"]
+        match = _VERSION_PATH.match(path)
+        if match is not None:
+            fn, args, route = (self.registry.get_prompt_version,
+                               (match["name"], int(match["version"])), self.version_route)
+        else:
+            match = _ALIAS_PATH.match(path)
+            if match is None:
+                return False
+            fn, args, route = (self.registry.get_prompt_version_by_alias,
+                               (match["name"], match["alias"]), self.alias_route)
+        try:
+            version = fn(*args) if self.inline_reads else await run_in_threadpool(fn, *args)
+        except PromptHouseError:
+            return False  # FastAPI answers errors, in the one error shape
+        if_none_match = None
+        for key, value in scope["headers"]:
+            if key == b"if-none-match":
+                if_none_match = value.decode("latin-1")
+        status, body, etag = encode_version(version, if_none_match, self.metrics)
+        headers = [(b"etag", etag.encode()), (b"content-length", str(len(body)).encode())]
+        if status == 200:
+            headers.append((b"content-type", b"application/json"))
+        scope["route"] = route  # the metrics label, as if FastAPI had routed it
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
