@@ -79,7 +79,7 @@ def load_mlflow_prompt_version() -> type | None:
 def bench_format(repeat: int, min_seconds: float) -> None:
     mlflow_cls = load_mlflow_prompt_version()
     if mlflow_cls is None:
-        print("mlflow is not installed (pip install 'prompthouse[bench]'): "
+        print("mlflow is not installed (pip install -e '.[dev]'): "
               "timing prompthouse only.\n")
     else:
         import mlflow

@@ -4,7 +4,7 @@ Starts on loopback: ``mlflow server`` (SQLite backend), ``prompthouse serve`` (S
 and a bare FastAPI app answering a constant (the ceiling of the stack). Then, through
 each product's Python SDK with its cache off: cold load by alias, cold load by version,
 register a new version; and the warm cache hit of ``load_prompt``. Prints medians, p99s
-and ratios. Needs ``pip install -e '.[bench]'``.
+and ratios. Needs ``pip install -e '.[dev]'`` (MLflow 3.17.2).
 
     python -m bench.server_bench [--quick]
 

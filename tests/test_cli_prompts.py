@@ -1,4 +1,5 @@
-"""The prompt commands of the CLI, run in-process on a real SQLite file."""
+"""The prompt commands of the CLI, run in-process against a real SQLite file (``--store``)
+and against a real server on a loopback port (``--url``): the same tests, both ways."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pty
 import subprocess
 import sys
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,15 +22,16 @@ from prompthouse.cli import app
 
 
 class Cli:
-    """Runs ``prompthouse`` commands against one store."""
+    """Runs ``prompthouse`` commands against one store (``--store``) or server (``--url``)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, flag: str = "--store") -> None:
         self.uri = uri
+        self.flag = flag
         self.runner = CliRunner()
 
     def __call__(self, *args: str, code: int = 0, store: bool = True,
                  env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
-        argv = [*args, "--store", self.uri] if store else list(args)
+        argv = [*args, self.flag, self.uri] if store else list(args)
         result = self.runner.invoke(app, argv, env=env, input=stdin)
         assert result.exit_code == code, (result.stdout, result.stderr)
         assert "Traceback" not in result.output
@@ -44,9 +47,23 @@ class Cli:
         return " ".join(self(*args, code=2).stderr.replace("│", " ").split())
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(f"sqlite:///{tmp_path}/x.db")
+@pytest.fixture(params=["store", "server"])
+def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
+    """The CLI on a SQLite file, or on a server (over its own SQLite file)."""
+    uri = f"sqlite:///{tmp_path}/x.db"
+    if request.param == "store":
+        yield Cli(uri)
+        return
+    from prompthouse.server import create_app
+    from tests.conftest import LiveServer
+
+    registry = prompthouse.connect(uri)
+    server = LiveServer(create_app(registry)).start()
+    try:
+        yield Cli(server.url, flag="--url")
+    finally:
+        server.stop()
+        registry.close()
 
 
 @pytest.fixture
@@ -299,8 +316,8 @@ def test_diff_pretty_lists_template_and_field_changes(seeded: Cli) -> None:
 
 
 def test_diff_is_colored_on_a_terminal(seeded: Cli) -> None:
-    env = {**os.environ, "FORCE_COLOR": "1", "TERM": "xterm-256color",
-           "PROMPTHOUSE_STORE_URI": seeded.uri}
+    variable = "PROMPTHOUSE_URL" if seeded.flag == "--url" else "PROMPTHOUSE_STORE_URI"
+    env = {**os.environ, "FORCE_COLOR": "1", "TERM": "xterm-256color", variable: seeded.uri}
     env.pop("NO_COLOR", None)
     result = subprocess.run([sys.executable, "-m", "prompthouse", "prompts", "diff", "qa",
                              "1", "2"], capture_output=True, text=True, env=env, timeout=60)
