@@ -119,6 +119,29 @@ FROM prompt_versions v
 WHERE v.prompt_id = :pid AND v.version < :before AND v.deleted_at IS NULL
 ORDER BY v.version DESC LIMIT :limit""",
 }
+# Registering a version, the hot write: plain SQL both dialects accept, in one transaction.
+_HOT_SQL.update({
+    "new_prompt": """
+INSERT INTO prompts (name, description, created_at, updated_at, created_by, next_version)
+VALUES (:name, :description, :ts, :ts, :user_id, 1)
+ON CONFLICT (name) DO NOTHING""",
+    "next_version": """
+UPDATE prompts SET next_version = next_version + 1, updated_at = :ts
+WHERE name = :name RETURNING id, next_version""",
+    "claim_version": "UPDATE prompts SET next_version = :next WHERE id = :pid",
+    "insert_version": """
+INSERT INTO prompt_versions (prompt_id, version, template_type, template, commit_message,
+                             model_config, response_format, created_at, updated_at,
+                             created_by)
+VALUES (:pid, :version, :template_type, :template, :commit_message, :model_config,
+        :response_format, :ts, :ts, :user_id)""",
+    "insert_version_tag": """
+INSERT INTO version_tags (prompt_id, version, key, value)
+VALUES (:pid, :version, :key, :value)""",
+    "upsert_prompt_tag": """
+INSERT INTO prompt_tags (prompt_id, key, value) VALUES (:pid, :key, :value)
+ON CONFLICT (prompt_id, key) DO UPDATE SET value = excluded.value""",
+})
 _JSON_AGG = {
     "sqlite": {"tags": "json_group_array(json_array(t.key, t.value))",
                "aliases": "json_group_array(x.alias)"},
@@ -259,59 +282,80 @@ class SqlStore:
 
     # --- versions ---------------------------------------------------------------------
 
+    @contextmanager
+    def _raw_transaction(self) -> Iterator[Any]:
+        """A cursor in one write transaction on a pooled DB-API connection (hot writes).
+
+        SQLite takes the write lock up front (``BEGIN IMMEDIATE``); PostgreSQL begins
+        implicitly. Committed on success, rolled back on any error.
+        """
+        try:
+            fairy = self._engine.raw_connection()
+        except (sa.exc.DBAPIError, self._engine.dialect.loaded_dbapi.Error) as exc:
+            raise self._unavailable(exc) from None
+        dbapi = self._engine.dialect.loaded_dbapi
+        try:
+            cursor = fairy.cursor()
+            try:
+                if not self._pg:
+                    cursor.execute("BEGIN IMMEDIATE")
+                yield cursor
+                fairy.commit()
+            except BaseException:
+                fairy.rollback()
+                raise
+            finally:
+                cursor.close()
+        except dbapi.OperationalError as exc:
+            if self._engine.dialect.is_disconnect(exc, fairy, None):
+                fairy.invalidate(exc)
+                self._engine.dispose(close=False)
+            raise self._unavailable(exc) from None
+        finally:
+            fairy.close()
+
     def create_version(self, new: NewVersion) -> tuple[PromptVersion, bool]:
         ts = new.timestamp_ms
-        with self._write() as conn:
-            insert = _insert(self.dialect, P).values(
-                name=new.name, description=new.commit_message, created_at=ts, updated_at=ts,
-                created_by=new.user_id, next_version=1,
-            ).on_conflict_do_nothing(index_elements=["name"])
-            created = conn.execute(insert).rowcount == 1
-            bumped = conn.execute(
-                sa.update(P)
-                .where(P.c.name == new.name)
-                .values(next_version=P.c.next_version + 1, updated_at=ts)
-                .returning(P.c.id, P.c.next_version)
-            ).one()
-            pid, version = bumped[0], bumped[1] - 1
+        sql = self._hot
+        with self._raw_transaction() as cur:
+            cur.execute(sql["new_prompt"], {"name": new.name, "description": new.commit_message,
+                                            "ts": ts, "user_id": new.user_id})
+            created = cur.rowcount == 1
+            cur.execute(sql["next_version"], {"ts": ts, "name": new.name})
+            pid, next_version = cur.fetchone()
+            version = next_version - 1
             if new.version is not None:
-                version = self._claim_version(conn, pid, new.name, new.version, version)
-            conn.execute(
-                sa.insert(V).values(
-                    prompt_id=pid, version=version, template_type=new.template_type,
-                    template=new.template_json, commit_message=new.commit_message,
-                    model_config=_dump(new.model_config),
-                    response_format=_dump(new.response_format),
-                    created_at=ts, updated_at=ts, created_by=new.user_id,
-                )
-            )
+                if new.version < version:
+                    raise InvalidArgumentError(
+                        f"Version {new.version} of prompt {new.name!r} cannot be imported: "
+                        f"numbers up to {version - 1} are already taken (numbers are never "
+                        "reused)."
+                    )
+                version = new.version
+                cur.execute(sql["claim_version"], {"next": version + 1, "pid": pid})
+            cur.execute(sql["insert_version"], {
+                "pid": pid, "version": version, "template_type": new.template_type,
+                "template": new.template_json, "commit_message": new.commit_message,
+                "model_config": _dump(new.model_config),
+                "response_format": _dump(new.response_format), "ts": ts,
+                "user_id": new.user_id,
+            })
             if new.tags:
-                conn.execute(
-                    sa.insert(VT),
-                    [{"prompt_id": pid, "version": version, "key": k, "value": v}
-                     for k, v in new.tags.items()],
-                )
-            for key, value in new.prompt_tags.items():
-                self._upsert_prompt_tag(conn, pid, key, value)
-            result = PromptVersion._trusted(
-                name=new.name, version=version, template=new.template,
-                commit_message=new.commit_message, model_config=new.model_config,
-                response_format=new.response_format, creation_timestamp=ts,
-                last_updated_timestamp=ts, user_id=new.user_id, tags=dict(new.tags),
-                aliases=(),
-            )
+                cur.executemany(sql["insert_version_tag"], [
+                    {"pid": pid, "version": version, "key": k, "value": v}
+                    for k, v in new.tags.items()
+                ])
+            if new.prompt_tags:
+                cur.executemany(sql["upsert_prompt_tag"], [
+                    {"pid": pid, "key": k, "value": v} for k, v in new.prompt_tags.items()
+                ])
+        result = PromptVersion._trusted(
+            name=new.name, version=version, template=new.template,
+            commit_message=new.commit_message, model_config=new.model_config,
+            response_format=new.response_format, creation_timestamp=ts,
+            last_updated_timestamp=ts, user_id=new.user_id, tags=dict(new.tags), aliases=(),
+        )
         return result, created
-
-    def _claim_version(self, conn: Connection, pid: int, name: str, wanted: int,
-                       allocated: int) -> int:
-        """Use an explicit version number (imports): it must not have been used yet."""
-        if wanted < allocated:
-            raise InvalidArgumentError(
-                f"Version {wanted} of prompt {name!r} cannot be imported: numbers up to "
-                f"{allocated - 1} are already taken (numbers are never reused)."
-            )
-        conn.execute(sa.update(P).where(P.c.id == pid).values(next_version=wanted + 1))
-        return wanted
 
     def get_version(self, name: str, version: int) -> PromptVersion:
         row = self._fetch("by_version", {"name": name, "version": version})
