@@ -208,13 +208,15 @@ def serve(
     store: StoreOption = None,
     config: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--config", help="A YAML settings file (see the README).",
+        typer.Option("--config", help="A YAML settings file or a Llama Stack run.yaml "
+                     "(see the README).",
                      show_default=False),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Serve the registry over HTTP (the native API under /api/v1, docs at /docs).
+    """Serve the registry over HTTP: the native API under /api/v1, the Llama Stack
+    Prompts API under /v1/prompts, docs at /docs.
 
     SQLite by default (./prompthouse.db); migrations are applied on start.
     """

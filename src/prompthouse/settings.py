@@ -1,7 +1,8 @@
 """Configuration: ``PROMPTHOUSE_*`` environment variables and an optional YAML file.
 
 Precedence, highest first: arguments passed in code, environment variables, the YAML
-file named by ``PROMPTHOUSE_CONFIG`` (or passed as ``config_file``), the defaults.
+file named by ``PROMPTHOUSE_CONFIG`` (or passed as ``config_file``), the defaults. The
+file may be a Llama Stack run.yaml (see :mod:`prompthouse.run_config`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prompthouse import run_config
 from prompthouse.errors import InvalidArgumentError
 
 __all__ = ["DEFAULT_STORE_URI", "Settings", "load_settings"]
@@ -81,6 +83,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         if not isinstance(loaded, dict):
             raise InvalidArgumentError(f"The config file {path} must hold a mapping of settings.")
         known = set(Settings.model_fields)
+        if run_config.is_run_config(loaded):  # a Llama Stack run.yaml
+            loaded = run_config.run_config_settings(loaded, str(path), known)
         file_values = {k: v for k, v in loaded.items() if k in known}
     env_set = {
         name

@@ -1,4 +1,5 @@
-"""The FastAPI application: the native API, health, metrics and one error mapping."""
+"""The FastAPI application: the native API, the Llama Stack Prompts API, health, metrics
+and one error mapping."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from prompthouse._version import __version__
 from prompthouse.errors import PromptHouseError, UnavailableError
 from prompthouse.registry import Registry
 from prompthouse.server import schemas
+from prompthouse.server.llama_stack import llama_stack_router
 from prompthouse.server.middleware import Metrics, ObservedApp
 from prompthouse.server.native import FastReads, json_response, native_router
 
@@ -53,6 +55,7 @@ def create_app(registry: Registry) -> Any:
     metrics = Metrics()
     inline = registry.store.uri.startswith("sqlite")
     app.include_router(native_router(registry, metrics, inline_reads=inline))
+    app.include_router(llama_stack_router(registry, inline_reads=inline))
 
     @app.exception_handler(PromptHouseError)
     async def _registry_error(_request: Request, exc: PromptHouseError) -> Response:
