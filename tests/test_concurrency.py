@@ -128,3 +128,31 @@ def test_processes_migrate_a_fresh_database_at_once(
         _assert_contiguous(registry, "fresh", numbers, 1)
     finally:
         registry.close()
+
+
+@pytest.mark.slow
+def test_only_one_writer_wins_an_expected_latest_race(store_uri: str) -> None:
+    """Eight threads all register "after version 1": exactly one may, the rest conflict."""
+    registry = prompthouse.connect(store_uri)
+    registry.register_prompt("cas-race", "v1")
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            registry.register_prompt("cas-race", "next", expected_latest_version=1)
+            outcomes.append("won")
+        except prompthouse.ConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert sorted(outcomes) == ["conflict"] * 7 + ["won"]
+        assert [v.version for v in registry.list_prompt_versions("cas-race")] == [2, 1]
+    finally:
+        registry.close()

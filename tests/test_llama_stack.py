@@ -342,8 +342,9 @@ def test_openapi_documents_the_llama_stack_routes(http: httpx.Client) -> None:
     assert set(paths["/v1/prompts/{prompt_id}"]) == {"get", "put", "delete"}
 
 
-def test_an_update_that_lost_a_race_is_undone(sqlite_registry: Registry) -> None:
-    """Two updates from the same version: the one that registered second is removed."""
+def test_an_update_that_lost_a_race_writes_nothing(sqlite_registry: Registry) -> None:
+    """Two updates from the same version: the second is refused inside the store's write
+    transaction, so it never shows and uses no version number."""
     api = LlamaStackPrompts(sqlite_registry)
     made = api.create("one", None)
     name = made["prompt_id"]
@@ -360,8 +361,8 @@ def test_an_update_that_lost_a_race_is_undone(sqlite_registry: Registry) -> None
         api.update(name, "ours", 1, None, True)
     assert [v["prompt"] for v in api.list_versions(name)] == ["one", "theirs"]
     assert api.retrieve(name, None)["prompt"] == "theirs"
-    # The lost version's number stays unused; the next update goes on from the latest.
-    assert api.update(name, "next", 2, None, True)["version"] == 4
+    # Nothing of the lost update was written: the next update goes on from the latest.
+    assert api.update(name, "next", 2, None, True)["version"] == 3
 
 
 def test_the_readme_example_runs_against_the_server(live_server: LiveServer,

@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from prompthouse import (
+    ConflictError,
     InvalidArgumentError,
     NotFoundError,
     PromptModelConfig,
@@ -437,3 +438,16 @@ def test_import_keeps_numbers_and_timestamps(registry: Registry) -> None:
     with pytest.raises(InvalidArgumentError, match="already taken"):
         registry.import_version("imp", 5, "too low")
     assert registry.register_prompt("imp", "next").version == 8
+
+
+def test_register_only_if_still_latest(registry: Registry) -> None:
+    registry.register_prompt("cas", "one")
+    made = registry.register_prompt("cas", "two", expected_latest_version=1)
+    assert made.version == 2
+    with pytest.raises(ConflictError, match="the latest is 2"):
+        registry.register_prompt("cas", "stale", expected_latest_version=1)
+    assert registry.get_prompt("cas").latest_version == 2
+    assert registry.register_prompt("cas", "three").version == 3  # no number was used
+    with pytest.raises(NotFoundError):
+        registry.register_prompt("cas-new", "x", expected_latest_version=1)
+    assert registry.get_prompt("cas-new", allow_missing=True) is None

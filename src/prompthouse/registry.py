@@ -212,14 +212,21 @@ class Registry:
         model_config: PromptModelConfig | Mapping[str, Any] | None = None,
         *,
         user_id: str | None = None,
+        expected_latest_version: int | None = None,
     ) -> PromptVersion:
         """Register ``template`` as the next version of ``name`` (creating the prompt).
 
         ``tags`` are set on the new version and on the prompt (as MLflow does).
-        Returns the new :class:`PromptVersion`.
+        ``expected_latest_version``: write only if the newest live version is still this
+        one, checked atomically with the write; otherwise :class:`ConflictError` (and
+        :class:`NotFoundError` if the prompt does not exist). Returns the new version.
         """
         new = self._new_version(name, template, commit_message, tags, response_format,
                                 model_config, user_id)
+        if expected_latest_version is not None:
+            new = dataclasses.replace(
+                new, expected_latest=_validate_version(expected_latest_version)
+            )
         version, created = self.store.create_version(new)
         self._changed(name, "prompt_created" if created else "version_created")
         return version

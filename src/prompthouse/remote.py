@@ -364,12 +364,15 @@ class RemoteRegistry:
         model_config: PromptModelConfig | Mapping[str, Any] | None = None,
         *,
         user_id: str | None = None,
+        expected_latest_version: int | None = None,
     ) -> PromptVersion:
         """Register ``template`` as the next version of ``name`` (creating the prompt).
 
         ``tags`` go on the new version and on the prompt. Not retried (a retry could
         register a second version). ``user_id`` cannot be sent over HTTP (the server
         decides who is writing): giving one is an :class:`InvalidArgumentError`.
+        ``expected_latest_version``: as :meth:`Registry.register_prompt` (409 ->
+        :class:`ConflictError`).
         """
         _no_user_id(user_id, "register_prompt")
         body = {
@@ -380,6 +383,8 @@ class RemoteRegistry:
             "model_config": normalize_model_config(model_config),
             "response_format": normalize_response_format(response_format),
         }
+        if expected_latest_version is not None:
+            body["expected_latest_version"] = expected_latest_version
         return self._decode_version(
             self._write(name, "version_created", "POST", "/prompts", body=body)
         )

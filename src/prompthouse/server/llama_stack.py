@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from prompthouse.entities import PromptVersion
 from prompthouse.errors import (
+    ConflictError,
     InvalidArgumentError,
     NotFoundError,
     PromptHouseError,
@@ -173,32 +174,15 @@ class LlamaStackPrompts:
         if version < 1:
             raise InvalidArgumentError(f"version must be >= 1, not {version}.")
         tags = _check_declared(prompt, variables)
-        latest = self.registry.get_prompt_version_by_alias(prompt_id, "latest").version
-        if latest != version:
-            raise _not_latest(prompt_id, version, latest)
-        made = self.registry.register_prompt(prompt_id, prompt, tags=tags or None)
-        racer = self._registered_between(prompt_id, version, made.version)
-        if racer is not None:  # another writer updated from the same version first
-            self.registry.delete_prompt_version(prompt_id, made.version)
-            raise _not_latest(prompt_id, version, racer)
+        try:
+            made = self.registry.register_prompt(prompt_id, prompt, tags=tags or None,
+                                                 expected_latest_version=version)
+        except ConflictError:  # the check and the write are one transaction in the store
+            latest = self.registry.get_prompt_version_by_alias(prompt_id, "latest").version
+            raise _not_latest(prompt_id, version, latest) from None
         if set_as_default:
             self.registry.set_prompt_alias(prompt_id, DEFAULT_ALIAS, made.version)
         return to_wire(made, is_default=set_as_default)
-
-    def _registered_between(self, name: str, low: int, high: int) -> int | None:
-        """The newest live version above ``low`` and below ``high``, if any."""
-        token = None
-        while True:
-            page = self.registry.list_prompt_versions(name, 10, token)
-            for found in page:
-                number: int = found.version
-                if number <= low:
-                    return None
-                if number < high:
-                    return number
-            token = page.token
-            if not token:
-                return None
 
     def list_prompts(self) -> list[dict[str, Any]]:
         """The default version of every prompt that has one (chat ones left out)."""

@@ -56,6 +56,11 @@ def _version_fields(body: s.VersionFields) -> dict[str, Any]:
     }
 
 
+def _register(registry: Registry, name: str, body: s.VersionFields) -> PromptVersion:
+    return registry.register_prompt(name, **_version_fields(body),
+                                    expected_latest_version=body.expected_latest_version)
+
+
 def _tags(pairs: list[str]) -> dict[str, str]:
     tags = {}
     for pair in pairs:
@@ -159,15 +164,19 @@ def native_router(registry: Registry, metrics: Metrics, *, inline_reads: bool) -
                  response_model=s.PromptVersionOut,
                  summary="Register the next version (or import one with its number)")
     def create_version(name: str, body: s.CreateVersionRequest) -> Response:
-        fields = _version_fields(body)
         if body.version is None:
             if body.creation_timestamp is not None or body.user_id is not None:
                 raise InvalidArgumentError(
                     "creation_timestamp and user_id are for imports: give them with version."
                 )
-            made = registry.register_prompt(name, **fields)
+            made = _register(registry, name, body)
         else:
-            made = registry.import_version(name, body.version, **fields, user_id=body.user_id,
+            if body.expected_latest_version is not None:
+                raise InvalidArgumentError(
+                    "expected_latest_version is for registering, not with an explicit version."
+                )
+            made = registry.import_version(name, body.version, **_version_fields(body),
+                                           user_id=body.user_id,
                                            creation_timestamp=body.creation_timestamp)
         return json_response(made.to_dict(), status=201)
 
@@ -252,8 +261,7 @@ def native_router(registry: Registry, metrics: Metrics, *, inline_reads: bool) -
                  response_model=s.PromptVersionOut,
                  summary="Register a prompt version (creates the prompt when new)")
     def register(body: s.RegisterRequest) -> Response:
-        made = registry.register_prompt(body.name, **_version_fields(body))
-        return json_response(made.to_dict(), status=201)
+        return json_response(_register(registry, body.name, body).to_dict(), status=201)
 
     return router
 

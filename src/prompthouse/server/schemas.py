@@ -26,6 +26,9 @@ class VersionFields(_Body):
                     "frequency_penalty, presence_penalty, stop_sequences; other keys are kept.",
     )
     response_format: dict[str, Any] | None = Field(None, description="A JSON schema.")
+    expected_latest_version: int | None = Field(
+        None, description="Register only if this is still the newest version (else 409)."
+    )
 
 
 class RegisterRequest(VersionFields):
@@ -149,6 +152,7 @@ class HealthOut(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Bad input: the message names what and why."},
     404: {"model": ErrorOut, "description": "No such prompt, version or alias."},
+    409: {"model": ErrorOut, "description": "expected_latest_version is not the latest."},
     413: {"model": ErrorOut, "description": "Body over the size limit."},
     503: {"model": ErrorOut, "description": "The store is unreachable."},
 }

@@ -57,6 +57,9 @@ class NewVersion:
     user_id: str | None = None
     timestamp_ms: int = 0
     version: int | None = None  # only for imports and migrations into an empty prompt
+    # Optimistic concurrency: write only if the newest live version is still this one
+    # (else ConflictError; a prompt that does not exist yet is NotFoundError).
+    expected_latest: int | None = None
 
 
 @runtime_checkable

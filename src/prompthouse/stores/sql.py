@@ -23,7 +23,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from prompthouse.entities import Page, Prompt, PromptVersion
-from prompthouse.errors import InvalidArgumentError, NotFoundError, UnavailableError
+from prompthouse.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    UnavailableError,
+)
 from prompthouse.stores.base import NewVersion, SearchCondition, SearchQuery
 from prompthouse.templating import freeze_template
 
@@ -129,6 +134,8 @@ ON CONFLICT (name) DO NOTHING""",
 UPDATE prompts SET next_version = next_version + 1, updated_at = :ts
 WHERE name = :name RETURNING id, next_version""",
     "claim_version": "UPDATE prompts SET next_version = :next WHERE id = :pid",
+    "latest_number": """
+SELECT max(version) FROM prompt_versions WHERE prompt_id = :pid AND deleted_at IS NULL""",
     "insert_version": """
 INSERT INTO prompt_versions (prompt_id, version, template_type, template, commit_message,
                              model_config, response_format, created_at, updated_at,
@@ -324,6 +331,18 @@ class SqlStore:
             cur.execute(sql["next_version"], {"ts": ts, "name": new.name})
             pid, next_version = cur.fetchone()
             version = next_version - 1
+            if new.expected_latest is not None:
+                # The UPDATE above holds the prompt's row lock (the write lock on SQLite),
+                # so no other writer can add a version between this check and the insert.
+                if created:
+                    raise NotFoundError(f"Prompt {new.name!r} does not exist.")
+                cur.execute(sql["latest_number"], {"pid": pid})
+                latest = cur.fetchone()[0]
+                if latest != new.expected_latest:
+                    raise ConflictError(
+                        f"Version {new.expected_latest} is not the latest version of prompt "
+                        f"{new.name!r}: the latest is {latest}. Read it and try again."
+                    )
             if new.version is not None:
                 if new.version < version:
                     raise InvalidArgumentError(
