@@ -1,15 +1,23 @@
-"""Shared fixtures: real stores (a SQLite file, the PostgreSQL server) behind a Registry.
+"""Shared fixtures: real stores (a SQLite file, the PostgreSQL server, an MLflow server)
+behind a Registry.
 
 PostgreSQL comes from ``PROMPTHOUSE_TEST_POSTGRES_URL`` (default: the server on
 127.0.0.1:5432, database ``test``). Each test session works in a schema of its own,
-dropped at the end. Without the server, tests that need it skip with a reason, except
-under ``CI=true``, where a missing service fails the run.
+dropped at the end. One real ``mlflow server`` (SQLite, a free loopback port) is
+started per session, emptied before each test that uses it. Without a service, tests
+that need it skip with a reason, except under ``CI=true``, where a missing service
+fails the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +34,25 @@ POSTGRES_URL = os.environ.get(
     "PROMPTHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 # Kinds of registry the contract suite runs on; "remote" is the SDK over HTTP to a live
-# server on SQLite. DB_KINDS are the databases (fixtures that need a store URI).
-STORE_KINDS = ["sqlite", "postgres", "remote"]
+# server on SQLite, "mlflow" the MLflow store over a real mlflow server. DB_KINDS are the
+# databases (fixtures that need a store URI).
+STORE_KINDS = ["sqlite", "postgres", "remote", "mlflow"]
 DB_KINDS = ["sqlite", "postgres"]
+# Contract tests that cannot apply to the MLflow store, skipped by name with the reason
+# (tests/test_mlflow_store.py checks what MLflow can hold of each instead).
+MLFLOW_INAPPLICABLE = {
+    "test_folder_names_and_lookup_forms":
+        "MLflow prompt names cannot contain '/' (no folders); the store refuses them clearly",
+    "test_good_names":
+        "it registers folder names ('team/sub/x.y'), which MLflow cannot hold",
+    "test_search_by_mlflow_filter_grammar":
+        "its seed holds the folder name 'team/triage', which MLflow cannot hold",
+    "test_search_by_keyword_criteria_and_order":
+        "its seed holds a folder name, and MLflow does not move a prompt's "
+        "last_updated_timestamp when a tag is set",
+    "test_import_keeps_numbers_and_timestamps":
+        "MLflow numbers versions itself and keeps its own creation timestamps and user ids",
+}
 _TABLES = "aliases, version_tags, prompt_tags, prompt_versions, prompts"
 
 
@@ -143,6 +167,11 @@ def _local_registry(kind: str, request: pytest.FixtureRequest) -> Iterator[Regis
         store = SqlStore(request.getfixturevalue("sqlite_uri"))
         yield Registry(store, Settings())
         store.close()
+    elif kind == "mlflow":
+        reason = MLFLOW_INAPPLICABLE.get(getattr(request.node, "originalname", ""))
+        if reason:
+            pytest.skip(f"not applicable to the MLflow store: {reason}")
+        yield request.getfixturevalue("mlflow_registry")
     else:
         store = request.getfixturevalue("postgres_store")
         _clean_postgres(store)
@@ -225,3 +254,122 @@ def http(live_server: LiveServer) -> Iterator[object]:
 
     with httpx.Client(base_url=live_server.url, timeout=10) as client:
         yield client
+
+
+# --- a real MLflow server -------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class MlflowServer:
+    """``mlflow server`` on a SQLite file and a loopback port, in a process group of its
+    own (it runs uvicorn and a job runner as children; stopping it stops them too)."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.store_uri = f"mlflow+{self.url}"
+        self.log_path = workdir / f"mlflow-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 120.0) -> MlflowServer:
+        """Start and wait for ``/health``; RuntimeError (with the log's end) if it fails."""
+        import httpx
+
+        args = [sys.executable, "-m", "mlflow", "server",
+                "--backend-store-uri", f"sqlite:///{self.workdir / 'mlflow.db'}",
+                "--default-artifact-root", str(self.workdir / "artifacts"),
+                "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+                "--uvicorn-opts", "--no-access-log"]
+        # No job runner: prompts need none, and it costs a process and start-up time.
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(args, cwd=self.workdir, stdout=log, env=env,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        self.stop()
+        tail = self.log_path.read_text(errors="replace")[-600:]
+        raise RuntimeError(f"mlflow server did not start on port {self.port}: {tail}")
+
+    def stop(self) -> None:
+        """Stop the server and its children (SIGTERM, then SIGKILL after 15 s)."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        with contextlib.suppress(ProcessLookupError):  # children that outlived the leader
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One real mlflow server (SQLite backend, free loopback port) for the session."""
+    try:
+        import mlflow  # noqa: F401
+    except ImportError as exc:
+        service_missing("mlflow server", f"mlflow is not installed: {exc}")
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow"))
+    try:
+        server.start()
+    except (RuntimeError, OSError) as exc:
+        service_missing("mlflow server", str(exc)[:300])
+    yield server
+    server.stop()
+
+
+def clean_mlflow(url: str) -> None:
+    """Delete every registered model of an MLflow server: prompts and models."""
+    import httpx
+
+    with httpx.Client(base_url=url + "/api/2.0/mlflow/", timeout=30) as client:
+        for search in ({"filter": "tags.`mlflow.prompt.is_prompt` = 'true'"}, {}):
+            while True:
+                found = client.get("registered-models/search",
+                                   params={"max_results": 1000, **search}).json()
+                names = [m["name"] for m in found.get("registered_models", [])]
+                if not names:
+                    break
+                for name in names:
+                    client.request("DELETE", "registered-models/delete", json={"name": name})
+
+
+@pytest.fixture
+def mlflow_url(mlflow_server: MlflowServer) -> str:
+    """The session's MLflow server, emptied for this test."""
+    clean_mlflow(mlflow_server.url)
+    return mlflow_server.url
+
+
+@pytest.fixture
+def mlflow_registry(mlflow_url: str) -> Iterator[Registry]:
+    """A registry over the MLflow store on the session's (emptied) MLflow server."""
+    from prompthouse.stores.mlflow import MlflowStore
+
+    store = MlflowStore(mlflow_url)
+    yield Registry(store, Settings())
+    store.close()

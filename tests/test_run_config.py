@@ -113,9 +113,11 @@ def test_own_settings_in_the_same_file_are_substituted_too(
             _run_yaml({"type": "sqlite", "db_path": "a"})["prompts"][0]] * 2},
          "exactly one provider (prompthouse serves one store), not 2"),
         ({"prompts": ["inline::reference"]}, "prompts[0] must be a mapping"),
-        (_run_yaml({}, provider_type="remote::mlflow"), "MLflow store is not configured"),
+        ({"prompts": [{"provider_type": "remote::mlflow",
+                       "config": {"mlflow_tracking_uri": "file:///tmp/mlruns"}}]},
+         "must be an http:// or https:// URL of an MLflow server"),
         (_run_yaml({}, provider_type="inline::other"),
-         "prompts[0].provider_type must be 'inline::reference'"),
+         "prompts[0].provider_type must be 'inline::reference' or 'remote::mlflow'"),
         ({"prompts": [{"provider_type": "inline::reference", "config": {}}]},
          "prompts[0].config.run_config is missing"),
         (_run_yaml({"type": "redis"}),
@@ -214,21 +216,63 @@ def test_serve_with_the_seed_run_yaml_and_the_quick_start(
     assert not (tmp_path / "prompthouse.db").exists()
 
 
-def test_serve_refuses_the_mlflow_provider_for_now(tmp_path: Path) -> None:
+def test_the_mlflow_provider_maps_to_the_mlflow_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok")
+    data = {"prompts": [{
+        "provider_id": "mlflow-prompts",
+        "provider_type": "remote::mlflow",
+        "config": {"mlflow_tracking_uri": "http://mlflow.internal:5000/",
+                   "experiment_name": "team prompts",
+                   "auth_credential": "${env.MLFLOW_TRACKING_TOKEN:=}"},
+    }]}
+    assert _settings(data) == {
+        "store_uri": "mlflow+http://mlflow.internal:5000?experiment_name=team+prompts",
+        "mlflow_token": "tok",
+    }
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
+    bare = {"prompts": [{"provider_type": "remote::mlflow", "config": {
+        "mlflow_tracking_uri": "http://a:5000", "mlflow_registry_uri": "https://b:5000",
+        "auth_credential": "${env.MLFLOW_TRACKING_TOKEN:=}"}}]}
+    assert _settings(bare) == {
+        "store_uri": "mlflow+https://b:5000?experiment_name=llama-stack-prompts"
+    }
+
+
+@pytest.mark.slow
+def test_serve_the_seed_quick_start_over_an_mlflow_server(
+    tmp_path: Path, mlflow_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seed's remote::mlflow config: the quick start with the real llama_stack_client,
+    the prompts landing in MLflow where MLflow's own client reads them."""
+    import mlflow
+
+    monkeypatch.delenv("PROMPTHOUSE_STORE_URI", raising=False)
+    monkeypatch.setenv("PH_MLFLOW_URL", mlflow_url)
     (tmp_path / "run.yaml").write_text(
         "prompts:\n"
         "  - provider_id: mlflow-prompts\n"
         "    provider_type: remote::mlflow\n"
         "    config:\n"
-        "      mlflow_tracking_uri: http://localhost:5000\n"
+        "      mlflow_tracking_uri: ${env.PH_MLFLOW_URL:=http://localhost:5000}\n"
+        "      experiment_name: llama-stack-prompts\n"
         "      auth_credential: ${env.MLFLOW_TRACKING_TOKEN:=}\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "prompthouse", "serve", "--config", "run.yaml", "--port", "1"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-    )
-    assert result.returncode == 1
-    message = " ".join(result.stderr.split())
-    assert message.startswith("error: run.yaml: prompts[0].provider_type 'remote::mlflow'")
-    assert "MLflow store is not configured" in message and "inline::reference" in message
-    assert "Traceback" not in result.stderr
+    proc, url, _log = _serve(tmp_path, "--config", "run.yaml")
+    try:
+        client = LlamaStackClient(base_url=url)
+        made = client.prompts.create(prompt="Hi {{ name }}", variables=["name"])
+        assert made.version == 1 and made.is_default
+        updated = client.prompts.update(prompt_id=made.prompt_id, prompt="Hello {{ name }}",
+                                        version=1, set_as_default=True)
+        assert updated.version == 2
+        assert [p.prompt for p in client.prompts.list()] == ["Hello {{ name }}"]
+        client.prompts.set_default_version(prompt_id=made.prompt_id, version=1)
+        assert client.prompts.retrieve(prompt_id=made.prompt_id).prompt == "Hi {{ name }}"
+        mlflow.set_registry_uri(mlflow_url)
+        seen = mlflow.genai.load_prompt(f"prompts:/{made.prompt_id}@default",
+                                        cache_ttl_seconds=0)
+        assert (seen.version, seen.template) == (1, "Hi {{ name }}")
+        client.prompts.delete(prompt_id=made.prompt_id)
+        assert client.prompts.list() == []
+    finally:
+        _stop(proc)

@@ -721,5 +721,50 @@ def import_(
         _done(f"Skipped {skipped['name']!r}: {skipped['reason']}.")
 
 
+@app.command("migrate")
+def migrate(
+    from_uri: Annotated[str, typer.Option(
+        "--from", help="The store to copy from: sqlite:///..., postgresql://..., "
+        "mlflow+http(s)://...")],
+    to_uri: Annotated[str, typer.Option(
+        "--to", help="The store to copy into (same forms).")],
+) -> None:
+    """Copy every prompt, version, alias and tag from one store to another.
+
+    Resumable: a prompt the target already holds is skipped, one it holds the first
+    versions of is completed, any other difference is reported as a conflict (see the
+    README). Into MLflow, versions after a gap are renumbered (listed at the end).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from prompthouse.migrate import list_prompts, migrate_registry
+
+    with _registry(from_uri, None) as source, _registry(to_uri, None) as target, _errors():
+        prompts = list_prompts(source)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=err, transient=True) as progress:
+            task = progress.add_task("Migrating prompts", total=len(prompts))
+            summary = migrate_registry(
+                source, target, prompts=prompts,
+                on_prompt=lambda r: progress.update(task, advance=1, description=r.name),
+            )
+    _done(f"Migrated {source.uri} -> {target.uri}: {summary.count('copied')} prompts copied "
+          f"({summary.versions} versions, {summary.aliases} aliases written), "
+          f"{summary.count('completed')} completed, {summary.count('present')} already "
+          f"present, {summary.count('empty')} without live versions skipped, "
+          f"{summary.count('conflict')} conflicts, {summary.count('failed')} failed.")
+    for r in summary.results:
+        if r.renumbered:
+            pairs = ", ".join(f"{s}->{t}" for s, t in sorted(r.renumbered.items()))
+            _done(f"Renumbered {r.name!r} (the target numbers versions itself): {pairs}; "
+                  "aliases follow their versions.")
+        if r.outcome in ("conflict", "failed"):
+            _done(f"{r.outcome.capitalize()}: {r.name!r}: {r.reason}")
+    if summary.stopped:
+        _done(f"Stopped: {summary.stopped} Run the same command again to resume.")
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
 def run() -> None:
     app()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -129,22 +130,46 @@ def run_config_settings(data: Mapping[str, Any], source: str,
             f"{source}: give the store either as store_uri or as the {providers_key} "
             "provider, not both."
         )
-    settings["store_uri"] = _store_uri(provider, where, source)
+    if provider.get("provider_type") == _MLFLOW:
+        settings.update(_mlflow_settings(provider, where, source))
+    else:
+        settings["store_uri"] = _store_uri(provider, where, source)
     return settings
+
+
+def _mlflow_settings(provider: Mapping[str, Any], where: str, source: str) -> dict[str, Any]:
+    """``remote::mlflow``: the seed's config keys as a store URI and a token setting.
+
+    ``mlflow_registry_uri`` (default: the tracking URI, default http://localhost:5000)
+    names the server; ``experiment_name`` (default ``llama-stack-prompts``) rides in the
+    URI; ``auth_credential`` becomes the token sent to MLflow (empty: MLFLOW_TRACKING_TOKEN).
+    """
+    config = provider.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise InvalidArgumentError(f"{source}: {where}.config must be a mapping.")
+    uri = config.get("mlflow_registry_uri") or config.get("mlflow_tracking_uri") or \
+        "http://localhost:5000"
+    if not isinstance(uri, str) or not uri.startswith(("http://", "https://")):
+        raise InvalidArgumentError(
+            f"{source}: {where}.config.mlflow_registry_uri (or mlflow_tracking_uri) must be "
+            f"an http:// or https:// URL of an MLflow server, not {uri!r}."
+        )
+    experiment = config.get("experiment_name") or "llama-stack-prompts"
+    out: dict[str, Any] = {
+        "store_uri": f"mlflow+{uri.rstrip('/')}?"
+        + urllib.parse.urlencode({"experiment_name": str(experiment)})
+    }
+    credential = config.get("auth_credential")
+    if credential:
+        out["mlflow_token"] = str(credential)
+    return out
 
 
 def _store_uri(provider: Mapping[str, Any], where: str, source: str) -> str:
     kind = provider.get("provider_type")
-    if kind == _MLFLOW:
-        raise InvalidArgumentError(
-            f"{source}: {where}.provider_type {_MLFLOW!r}: the MLflow store is not "
-            f"configured in this prompthouse version yet; use {_INLINE!r} with "
-            f"{_STORE_PATH}.type sqlite or postgres."
-        )
     if kind != _INLINE:
         raise InvalidArgumentError(
-            f"{source}: {where}.provider_type must be {_INLINE!r} (or {_MLFLOW!r}, once the "
-            f"MLflow store is available), not {kind!r}."
+            f"{source}: {where}.provider_type must be {_INLINE!r} or {_MLFLOW!r}, not {kind!r}."
         )
     node: Any = provider
     walked = where

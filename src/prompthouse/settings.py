@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     max_template_chars: int = Field(
         100_000, gt=0, description="Longest template accepted, in characters."
     )
+    mlflow_token: SecretStr | None = Field(
+        None, description="MLflow store: the token sent to MLflow (else MLFLOW_TRACKING_TOKEN)."
+    )
     max_request_bytes: int = Field(
         1_048_576, gt=0, description="Largest request body the server accepts (413 above)."
     )

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from prompthouse._version import __version__
+from prompthouse.credentials import MlflowTokenMiddleware
 from prompthouse.errors import PromptHouseError, UnavailableError
 from prompthouse.registry import Registry
 from prompthouse.server import schemas
@@ -94,7 +95,11 @@ def create_app(registry: Registry) -> Any:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     fast = FastReads(app, registry, metrics, inline_reads=inline)
-    return ObservedApp(fast, metrics, registry.settings.max_request_bytes)
+    # Outermost: every route, sync or async, runs with the caller's MLflow token (from
+    # X-MLflow-Token or the Llama Stack provider data), never a process-wide variable.
+    return MlflowTokenMiddleware(
+        ObservedApp(fast, metrics, registry.settings.max_request_bytes)
+    )
 
 
 def _configure_logging() -> None:

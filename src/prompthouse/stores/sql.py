@@ -486,6 +486,15 @@ class SqlStore:
                 raise NotFoundError(f"Prompt {name!r} does not exist.")
             return self._prompts(conn, [row])[0]
 
+    def _among(self, column: Any, ids: list[int]) -> Any:
+        """``column IN ids`` as one parameter: ``= ANY(array)`` on PostgreSQL, a JSON array
+        on SQLite. An expanding ``IN`` renders a new statement for every page size, which
+        neither psycopg nor SQLite caches (it cost a third of a PostgreSQL search)."""
+        if self._pg:
+            return column == sa.any_(sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.Integer)))
+        return column.in_(sa.select(sa.column("value", sa.Integer))
+                          .select_from(sa.func.json_each(sa.bindparam("ids", json.dumps(ids)))))
+
     def _prompts(self, conn: Connection, rows: list[Any]) -> list[Prompt]:
         """Prompts for rows of ``prompts``, with tags, aliases and latest version batched."""
         ids = [row.id for row in rows]
@@ -493,20 +502,20 @@ class SqlStore:
             return []
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
         for pid, key, value in conn.execute(
-            sa.select(PT.c.prompt_id, PT.c.key, PT.c.value).where(PT.c.prompt_id.in_(ids))
+            sa.select(PT.c.prompt_id, PT.c.key, PT.c.value).where(self._among(PT.c.prompt_id, ids))
         ):
             tags[pid][key] = value
         aliases: dict[int, dict[str, int]] = {i: {} for i in ids}
         for pid, alias, version in conn.execute(
             sa.select(A.c.prompt_id, A.c.alias, A.c.version)
-            .where(A.c.prompt_id.in_(ids))
+            .where(self._among(A.c.prompt_id, ids))
             .order_by(A.c.alias)
         ):
             aliases[pid][alias] = version
         latest = dict(
             conn.execute(
                 sa.select(V.c.prompt_id, sa.func.max(V.c.version))
-                .where(V.c.prompt_id.in_(ids), _LIVE)
+                .where(self._among(V.c.prompt_id, ids), _LIVE)
                 .group_by(V.c.prompt_id)
             ).all()
         )
