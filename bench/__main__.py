@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import prompthouse
-from bench import inprocess, scaling, sdk, throughput
+from bench import inprocess, loadgen, scaling, sdk, throughput
 from bench.document import machine_info, markdown
 from bench.profiles import FULL, QUICK, SMOKE
 from bench.report import Report, text_table
@@ -120,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             scaling.scaling_section(run, scale_pairs)
     report.meta["duration_s"] = round(time.monotonic() - t0, 1)
     report.meta["load_end"] = os.getloadavg()[0]
-    if "python" in report.meta["machine"]["versions"]["load generator"]:
-        report.notes.append("wrk is not installed: throughput came from the Python load "
-                            "generator (bench.loadgen), which saturates before fast servers "
-                            "do; install wrk for the real ceiling.")
+    if "throughput" in args.only and loadgen.tool() == "python":
+        report.notes.append("Throughput came from the Python load generator (bench.loadgen; "
+                            "wrk is not installed, or PROMPTHOUSE_BENCH_LOADGEN=python), which "
+                            "saturates before fast servers do: install wrk for the ceiling.")
     _publish(report, args)
     return 0
 

@@ -23,7 +23,8 @@ METHOD = """\
   `prompthouse serve` (SQLite, and PostgreSQL in a fresh schema dropped afterwards) and a
   bare FastAPI app (`uvicorn --http httptools --loop uvloop`) run as local processes.
   Access logs are off on all of them (`--uvicorn-opts --no-access-log` for MLflow,
-  `--log-level warning` for prompthouse), so no side pays for log lines.
+  `--log-level warning` for prompthouse), so no side pays for log lines. MLflow's job
+  runner (background jobs the prompt registry never uses) is off.
 - **Through each SDK.** Per-call rows go through `mlflow.genai` and
   `prompthouse.connect("http://...")`, the same function names and arguments. Reads pass
   `cache_ttl_seconds=0`: no client cache on either side, and neither server caches.
@@ -115,8 +116,9 @@ def markdown(report: Report) -> str:
         "wrk` and a PostgreSQL on 127.0.0.1:5432):",
         "",
         "```console",
-        "$ python -m bench            # full run, about 15 minutes; writes this page",
+        "$ python -m bench            # full run, about 11 minutes on 2 cores; writes this page",
         "$ python -m bench --quick    # under two minutes, smaller sizes",
+        "$ python -m bench --smoke    # seconds: checks the harness (tests/test_bench_smoke.py)",
         "```",
         "",
         "## Method",

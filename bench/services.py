@@ -171,14 +171,17 @@ def running(*services: Service) -> Iterator[tuple[Service, ...]]:
 
 
 def mlflow_server(workdir: Path, db_name: str = "mlflow.db") -> Service:
-    """``mlflow server`` on SQLite, one worker, access log off (as for every server here)."""
+    """``mlflow server`` on SQLite, one worker, access log off (as for every server here).
+
+    Its job runner (two huey consumers for MLflow's background jobs, which the prompt
+    registry never uses) is off: it only slowed the start down."""
     port = free_port()
     return Service("mlflow", [
         sys.executable, "-m", "mlflow", "server",
         "--backend-store-uri", f"sqlite:///{workdir / db_name}",
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         "--uvicorn-opts", "--no-access-log",
-    ], port, "/health", workdir)
+    ], port, "/health", workdir, env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
 
 
 def prompthouse_server(label: str, store_uri: str, workdir: Path, workers: int = 1

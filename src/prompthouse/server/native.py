@@ -33,9 +33,9 @@ PREFIX = "/api/v1"
 
 
 #: PostgreSQL reads run on a few threads of their own rather than AnyIO's pool of 40: with
-#: 32 requests at once, 32 threads fighting the event loop for the GIL made GET-by-alias
-#: 1,300-1,400 req/s with a p99 of 250-600 ms; on 4 threads it is 2,500-2,700 req/s with
-#: a p99 of 35-60 ms (bench/). Stores that wait on slow I/O (MLflow over HTTP) keep
+#: 32 connections, 32 threads fighting the event loop for the GIL held GET-by-alias on one
+#: worker to 1,309 req/s with a p99 of 321 ms; on 4 threads it is 2,242 req/s with a p99
+#: of 21 ms (python -m bench). Stores that wait on slow I/O (MLflow over HTTP) keep
 #: AnyIO's pool, where more requests can wait at once.
 SQL_READ_THREADS = 4
 _sql_read_pool = ThreadPoolExecutor(SQL_READ_THREADS, thread_name_prefix="prompthouse-read")
